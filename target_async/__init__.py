@@ -1,0 +1,1 @@
+"""target_async: an asyncio-native SDK for Adobe Target."""

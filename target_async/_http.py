@@ -1,0 +1,245 @@
+"""The HTTP layer shared by every client: the only module that talks to httpx at run time.
+
+One :class:`HTTPCore` owns (or borrows) one ``httpx.AsyncClient`` and adds what both APIs need: a fresh
+``X-Request-Id`` per request, an overall deadline that is always enforced, retries under a
+:class:`~target_async._retry.RetryPolicy`, typed errors, and logging through the ``target_async`` logger.
+
+Transport choice (measured in ``benchmarks/``): on asyncio the default is httpx over aiohttp's connection pool
+(``httpx-aiohttp``), which keeps its speed with hundreds of requests in flight where httpcore's pool scan does
+not; under trio, with ``http2=True``, or when aiohttp is not importable, it is httpx's own transport. A caller
+can always pass ``http_client=`` or ``transport=``.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import httpx
+import sniffio
+
+from ._exceptions import ConnectError, RequestTimeoutError, TransportError, make_status_error
+from ._retry import RetryPolicy
+from ._serde._converter import JSON_DECODE_ERRORS, json_loads
+
+__all__ = ["HTTPCore", "VerifyTypes", "decode_body"]
+
+VerifyTypes = bool | str | ssl.SSLContext
+
+_log = logging.getLogger("target_async")
+
+try:  # aiohttp is a core dependency, but keep the portable path if it is missing or broken
+    import aiohttp as _aiohttp
+    from httpx_aiohttp import AiohttpTransport as _AiohttpTransport
+except ImportError:  # pragma: no cover
+    _aiohttp = None  # type: ignore[assignment]
+    _AiohttpTransport = None  # type: ignore[assignment,misc]
+
+
+def decode_body(response: httpx.Response) -> Any:
+    """The JSON body of ``response``, its text when it is not JSON, or None when it is empty."""
+    content = response.content
+    if not content:
+        return None
+    try:
+        return json_loads(content)
+    except JSON_DECODE_ERRORS:
+        return response.text
+
+
+def _nothing_sent(exc: httpx.TransportError) -> bool:
+    """Whether the failed attempt certainly never reached the server (so repeating it is always safe)."""
+    if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return False
+    cause = exc.__cause__
+    # httpx-aiohttp maps every aiohttp connection error, a server disconnect after sending included, to
+    # ConnectTimeout: only aiohttp's connector errors really mean "not sent".
+    return not (
+        _aiohttp is not None
+        and isinstance(cause, _aiohttp.ClientConnectionError)
+        and not isinstance(cause, _aiohttp.ClientConnectorError)
+    )
+
+
+class HTTPCore:
+    """Send requests with deadline, retries and error mapping.
+
+    Args:
+        timeout: the overall deadline of one call in seconds, retries and backoff included.
+        retries: the retry policy.
+        verify: ``True`` (the system trust store, as httpx), ``False``, a CA bundle path or an ``ssl.SSLContext``.
+        proxy: a proxy URL (or ``httpx.Proxy``).
+        http2: use HTTP/2 (httpx transport; needs ``target-async[http2]``).
+        limits: connection-pool limits.
+        http_client: a caller-owned ``httpx.AsyncClient``; it is used as is and never closed here.
+        transport: an ``httpx.AsyncBaseTransport`` for the client this core builds (tests, custom stacks).
+        headers: headers sent with every request.
+        logger: the logger (default ``logging.getLogger("target_async")``).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        retries: RetryPolicy,
+        verify: VerifyTypes = True,
+        proxy: str | httpx.Proxy | None = None,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.retries = retries
+        self._verify = verify
+        self._proxy = proxy
+        self._http2 = http2
+        self._limits = limits or httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        self._transport = transport
+        self._headers = dict(headers or {})
+        self.logger = logger or _log
+        self._owns_client = http_client is None
+        self._client = http_client
+        self._closed = False
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` in use (built on first use, inside the running event loop)."""
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
+    def _build_client(self) -> httpx.AsyncClient:
+        transport = self._transport
+        timeout = httpx.Timeout(self.timeout)
+        if transport is None and not self._http2 and _AiohttpTransport is not None:
+            try:
+                library = sniffio.current_async_library()
+            except sniffio.AsyncLibraryNotFoundError:
+                library = "asyncio"
+            if library == "asyncio":
+                proxy = httpx.Proxy(self._proxy) if isinstance(self._proxy, str) else self._proxy
+                transport = _AiohttpTransport(verify=self._verify, limits=self._limits, proxy=proxy)
+        if transport is not None:
+            return httpx.AsyncClient(transport=transport, timeout=timeout, headers=self._headers)
+        return httpx.AsyncClient(
+            verify=self._verify,
+            proxy=self._proxy,
+            http2=self._http2,
+            limits=self._limits,
+            timeout=timeout,
+            headers=self._headers,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool if this core owns it (idempotent)."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            await client.aclose()
+
+    async def send(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        idempotent: bool,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """Send one logical request and return its response (status < 400, 304 included).
+
+        Raises:
+            APIError: (a subclass by status) for an error answer, after the allowed retries.
+            RequestTimeoutError: when the deadline passes.
+            ConnectError: when the connection fails and may not be retried.
+        """
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        client = self.client
+        hdrs = dict(headers) if headers else {}
+        request_id = hdrs.get("X-Request-Id") or hdrs.get("x-request-id")
+        if request_id is None:
+            request_id = str(uuid.uuid4())
+            hdrs["X-Request-Id"] = request_id
+        request = client.build_request(method, url, params=params, headers=hdrs, content=content)
+        log = self.logger
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            started = time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                with anyio.fail_after(remaining):
+                    response = await client.send(request)
+            except TimeoutError as exc:
+                raise RequestTimeoutError(
+                    f"{method} {request.url.path} timed out after {budget:g} s (request id {request_id})"
+                ) from exc
+            except httpx.TimeoutException as exc:
+                if attempt < self.retries.max_retries and (idempotent or _nothing_sent(exc)):
+                    delay = self.retries.delay(attempt)
+                    if delay is not None and time.monotonic() + delay < deadline:
+                        log.info("retrying %s %s after %s (request id %s)", method, request.url, exc, request_id)
+                        attempt += 1
+                        await anyio.sleep(delay)
+                        continue
+                raise RequestTimeoutError(
+                    f"{method} {request.url.path} timed out: {exc} (request id {request_id})"
+                ) from exc
+            except httpx.TransportError as exc:
+                if attempt < self.retries.max_retries and (idempotent or _nothing_sent(exc)):
+                    delay = self.retries.delay(attempt)
+                    if delay is not None and time.monotonic() + delay < deadline:
+                        log.info("retrying %s %s after %r (request id %s)", method, request.url, exc, request_id)
+                        attempt += 1
+                        await anyio.sleep(delay)
+                        continue
+                cls = ConnectError if isinstance(exc, httpx.NetworkError | httpx.ConnectTimeout) else TransportError
+                raise cls(f"{method} {request.url} failed: {exc!r} (request id {request_id})") from exc
+            status = response.status_code
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s -> %d in %.1f ms (request id %s)",
+                    method,
+                    request.url,
+                    status,
+                    (time.monotonic() - started) * 1000.0,
+                    request_id,
+                )
+            if status < 400:
+                return response
+            rheaders = response.headers
+            if attempt < self.retries.max_retries and self.retries.retries_status(
+                status, rheaders, idempotent=idempotent
+            ):
+                delay = self.retries.delay(attempt, rheaders)
+                if delay is not None and time.monotonic() + delay < deadline:
+                    log.info(
+                        "retrying %s %s after HTTP %d in %.2f s (request id %s)",
+                        method,
+                        request.url,
+                        status,
+                        delay,
+                        request_id,
+                    )
+                    attempt += 1
+                    await anyio.sleep(delay)
+                    continue
+            raise make_status_error(
+                status,
+                decode_body(response),
+                reason=response.reason_phrase,
+                request_id=rheaders.get("x-request-id") or request_id,
+                headers=rheaders,
+            )

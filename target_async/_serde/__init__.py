@@ -1,0 +1,24 @@
+"""JSON <-> model conversion: one naming rule, one cattrs converter (private)."""
+
+from ._converter import (
+    build_converter,
+    converter,
+    dumps,
+    loads,
+    strict_converter,
+    structure,
+    unstructure,
+)
+from ._naming import json_key, wire_names
+
+__all__ = [
+    "build_converter",
+    "converter",
+    "dumps",
+    "json_key",
+    "loads",
+    "strict_converter",
+    "structure",
+    "unstructure",
+    "wire_names",
+]

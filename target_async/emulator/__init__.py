@@ -1,0 +1,1 @@
+"""Emulator of the Target Delivery API and the Decisioning repository API (placeholder, being built)."""
