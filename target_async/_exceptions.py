@@ -23,6 +23,7 @@ Every one of them derives from :class:`TargetError`::
     │   ├── UnprocessableEntityError     422
     │   ├── RateLimitError               429
     │   └── ServerError                  5xx
+    ├── AttributeNotFoundError (also KeyError) get_attributes: no such attribute for the mbox
     ├── DeleteRejectedError                    a delete was refused because other instances reference it
     └── PollingTimeoutError (also TimeoutError) polling did not finish in time; carries a continuation token
 """
@@ -34,6 +35,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "AttributeNotFoundError",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
@@ -176,6 +178,13 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """A 5xx answer."""
+
+
+class AttributeNotFoundError(TargetError, KeyError):
+    """``Attributes.get_value``: the mbox has no attribute of that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class DeleteRejectedError(TargetError):

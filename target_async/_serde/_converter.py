@@ -25,6 +25,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .._exceptions import ValidationError
+from .._types import WireEnum
 from ._naming import wire_names
 
 try:  # pragma: no cover - exercised by whichever codec is installed
@@ -72,10 +73,8 @@ def _strict_int(value: Any, _: Any) -> int:
 
 
 def _strict_float(value: Any, _: Any) -> float:
-    if value.__class__ is float:
-        return value
-    if value.__class__ is int:
-        return float(value)
+    if value.__class__ is float or value.__class__ is int:
+        return value  # an int stays an int, so that 3 round-trips as 3, not 3.0
     raise TypeError(f"expected a number, got {type(value).__name__}")
 
 
@@ -113,6 +112,10 @@ def build_converter(*, strict: bool = False) -> cattrs.Converter:
         return structure_enum
 
     conv.register_structure_hook_factory(_is_enum, enum_hook)
+    # Class dispatch picks the most specific base in the MRO: WireEnum comes before str, so these hooks
+    # (not the strict str hook) handle every wire enum.
+    conv.register_structure_hook(WireEnum, lambda value, cl: enum_hook(cl)(value, cl))
+    conv.register_unstructure_hook(WireEnum, lambda member: getattr(member, "value", member))
 
     def structure_factory(cl: type[Any]) -> Callable[[Any, Any], Any]:
         names = wire_names(cl)

@@ -1,0 +1,7 @@
+"""The Target Delivery API client."""
+
+from ._client import AsyncTargetClient
+from ._cookies import TargetCookie
+from ._response import Attributes, DecisioningMeta, TargetDeliveryResponse
+
+__all__ = ["AsyncTargetClient", "Attributes", "DecisioningMeta", "TargetCookie", "TargetDeliveryResponse"]

@@ -1,0 +1,472 @@
+"""AsyncTargetClient: the asyncio-native Target Delivery API client."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import ssl
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, overload
+
+import anyio
+import httpx
+
+from .._version import __version__
+from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
+from .._http import HTTPCore
+from .._retry import DEFAULT_RETRIES, RetryPolicy
+from .._serde import converter, json_dumps, loads
+from ..models import DeliveryRequest, DeliveryResponse, ExecuteRequest, MboxRequest
+from ._cookies import (
+    DEVICE_ID_COOKIE,
+    SESSION_ID_COOKIE,
+    build_target_cookie,
+    cluster_from_edge_host,
+    cluster_from_tnt_id,
+    location_hint_cookie,
+    parse_target_cookie,
+)
+from ._options import (
+    CALL_OPTION_KEYS,
+    check_decisioning_method,
+    create_options_to_kwargs,
+    is_options_mapping,
+    refuse_callbacks,
+)
+from ._request import copy_request, finish_request, validate_request
+from ._response import Attributes, DecisioningMeta, TargetDeliveryResponse
+
+__all__ = ["AsyncTargetClient"]
+
+_DELIVERY_PATH = "/rest/v1/delivery"
+_SDK_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+    "X-EXC-SDK": "TargetAsyncPython",
+    "X-EXC-SDK-Version": __version__,
+    "User-Agent": f"target-async/{__version__}",
+}
+DEFAULT_CONCURRENCY = 64
+
+
+class _State(enum.Enum):
+    UNOPENED = 1  # built, no request sent yet
+    OPENED = 2  # used or entered: the connection pool may hold connections
+    CLOSED = 3  # aclose() ran: unusable
+
+
+def _opt_str(value: Any, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigurationError(f"{field} must be a string", field=field)
+
+
+class AsyncTargetClient:
+    """Decide offers with the Target Delivery API from asyncio (or trio) code.
+
+    Args:
+        client: the Target client code (the default host is ``{client}.tt.omtrdc.net``).
+        organization_id: the Experience Cloud organization id (``...@AdobeOrg``).
+        server_domain: the host to use when no edge cluster is known.
+        secure: ``False`` switches to plain ``http://``.
+        timeout: the deadline of a whole call in **seconds**, retries included; always enforced.
+        target_location_hint: the edge cluster to use until a response or cookie says otherwise.
+        property_token: the default ``property.token`` (at.js property).
+        environment_id: the default ``environmentId``.
+        version: sent as the ``version`` query parameter.
+        decisioning_method: ``"server-side"`` or ``"hybrid"`` (decided server-side); on-device is not offered.
+        retries: a :class:`RetryPolicy` or a number of retries (see the policy for what is retried).
+        verify: TLS verification: ``True`` (system trust, as httpx), ``False``, a CA bundle path or an
+            ``ssl.SSLContext``; the context is built once per client, never per call.
+        proxy: a proxy URL.
+        http2: use HTTP/2 (httpx's transport; install ``target-async[http2]``).
+        max_connections: the connection-pool size.
+        http_client: an ``httpx.AsyncClient`` to share (e.g. one per FastAPI app); never closed by this client.
+        transport: an ``httpx.AsyncBaseTransport`` for the client this one builds (tests: ``MockTransport``).
+        events: ``{"client_ready": handler}``; kept for the sync facade, which fires them.
+        logger: a ``logging.Logger``; default ``logging.getLogger("target_async")``.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: str,
+        organization_id: str,
+        server_domain: str | None = None,
+        secure: bool = True,
+        timeout: float = 3.0,
+        target_location_hint: str | None = None,
+        property_token: str | None = None,
+        environment_id: int | None = None,
+        version: str | None = None,
+        decisioning_method: str = "server-side",
+        retries: RetryPolicy | int = DEFAULT_RETRIES,
+        verify: bool | str | ssl.SSLContext = True,
+        proxy: str | httpx.Proxy | None = None,
+        http2: bool = False,
+        max_connections: int = 256,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        events: Mapping[str, Callable[..., Any]] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if not client or not isinstance(client, str):
+            raise ConfigurationError("Client is required", field="client")
+        if not organization_id or not isinstance(organization_id, str):
+            raise ConfigurationError("Organization Id is required", field="organization_id")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise ConfigurationError("timeout must be a positive number of seconds", field="timeout")
+        if not isinstance(secure, bool):
+            raise ConfigurationError("secure must be a bool", field="secure")
+        if environment_id is not None and (isinstance(environment_id, bool) or not isinstance(environment_id, int)):
+            raise ConfigurationError("environment_id must be an integer", field="environment_id")
+        if isinstance(retries, bool) or not isinstance(retries, RetryPolicy | int):
+            raise ConfigurationError("retries must be a RetryPolicy or an int", field="retries")
+        if not isinstance(verify, bool | str | ssl.SSLContext):
+            raise ConfigurationError("verify must be a bool, a CA bundle path or an ssl.SSLContext", field="verify")
+        if proxy is not None and not isinstance(proxy, str | httpx.Proxy):
+            raise ConfigurationError("proxy must be a URL string", field="proxy")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ConfigurationError("max_connections must be a positive integer", field="max_connections")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ConfigurationError("http_client must be an httpx.AsyncClient", field="http_client")
+        if events is not None and (
+            not isinstance(events, Mapping) or not all(callable(h) for h in events.values())
+        ):
+            raise ConfigurationError("events must map event names to callables", field="events")
+        if logger is not None and not isinstance(logger, logging.Logger | logging.LoggerAdapter):
+            raise ConfigurationError("logger must be a logging.Logger", field="logger")
+        self.client = client
+        self.organization_id = organization_id
+        self.server_domain = _opt_str(server_domain, "server_domain")
+        self.secure = secure
+        self.timeout = float(timeout)
+        self.property_token = _opt_str(property_token, "property_token")
+        self.environment_id = environment_id
+        self.version = _opt_str(version, "version")
+        self.decisioning_method = check_decisioning_method(decisioning_method, "decisioning_method")
+        self.events: dict[str, Callable[..., Any]] = dict(events or {})
+        self.logger = logger or logging.getLogger("target_async")
+        self._location_hint = _opt_str(target_location_hint, "target_location_hint")
+        policy = retries if isinstance(retries, RetryPolicy) else RetryPolicy(max_retries=retries)
+        self._http = HTTPCore(
+            timeout=self.timeout,
+            retries=policy,
+            verify=verify,
+            proxy=proxy,
+            http2=http2,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            http_client=http_client,
+            transport=transport,
+            headers=_SDK_HEADERS,
+            logger=self.logger,  # type: ignore[arg-type]
+        )
+        self._state = _State.UNOPENED
+        self._base_query = {"imsOrgId": organization_id}
+        if self.version is not None:
+            self._base_query["version"] = self.version
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> AsyncTargetClient:
+        """Build a client from the documented ``TargetClient.create`` dict (``timeout`` in milliseconds)."""
+        return cls(**create_options_to_kwargs(options))
+
+    @property
+    def target_location_hint(self) -> str | None:
+        """The client-wide edge cluster: the configured hint, then the last one a response revealed."""
+        return self._location_hint
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncTargetClient:
+        if self._state is _State.CLOSED:
+            raise ClientClosedError("Cannot reopen a client instance once it has been closed")
+        self._state = _State.OPENED
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connection pool (a shared ``http_client`` stays open). Idempotent."""
+        self._state = _State.CLOSED
+        await self._http.aclose()
+
+    def _check_open(self) -> None:
+        if self._state is _State.CLOSED:
+            raise ClientClosedError("this AsyncTargetClient is closed")
+        self._state = _State.OPENED
+
+    # -- public calls ----------------------------------------------------------------------------------------
+
+    async def get_offers(
+        self,
+        request: DeliveryRequest | Mapping[str, Any] | None = None,
+        *,
+        target_cookie: str | None = None,
+        target_location_hint: str | None = None,
+        consumer_id: str | None = None,
+        customer_ids: Any = None,
+        session_id: str | None = None,
+        decisioning_method: str | None = None,
+        visitor: Any = None,
+    ) -> TargetDeliveryResponse:
+        """Decide the mboxes, page load and views of ``request`` (execute and/or prefetch).
+
+        ``request`` is a :class:`DeliveryRequest`, a dict in wire format, or the documented options mapping
+        (``{"request": ..., "session_id": ...}``) as the only argument.
+
+        Raises:
+            ValidationError: the request or an option is invalid (nothing was sent).
+            APIError: the Delivery API answered with an error.
+            TransportError: the call failed or timed out.
+        """
+        options = self._merge_options(
+            request,
+            target_cookie=target_cookie,
+            target_location_hint=target_location_hint,
+            consumer_id=consumer_id,
+            customer_ids=customer_ids,
+            session_id=session_id,
+            decisioning_method=decisioning_method,
+            visitor=visitor,
+        )
+        return await self._deliver(options, notifications=False)
+
+    async def send_notifications(
+        self,
+        request: DeliveryRequest | Mapping[str, Any] | None = None,
+        *,
+        target_cookie: str | None = None,
+        target_location_hint: str | None = None,
+        consumer_id: str | None = None,
+        customer_ids: Any = None,
+        session_id: str | None = None,
+        decisioning_method: str | None = None,
+        visitor: Any = None,
+    ) -> TargetDeliveryResponse:
+        """Send display/click notifications (``request.notifications``); always server-side."""
+        options = self._merge_options(
+            request,
+            target_cookie=target_cookie,
+            target_location_hint=target_location_hint,
+            consumer_id=consumer_id,
+            customer_ids=customer_ids,
+            session_id=session_id,
+            decisioning_method=decisioning_method,
+            visitor=visitor,
+        )
+        return await self._deliver(options, notifications=True)
+
+    async def get_attributes(
+        self,
+        mbox_names: Sequence[str],
+        request: DeliveryRequest | Mapping[str, Any] | None = None,
+        *,
+        target_cookie: str | None = None,
+        target_location_hint: str | None = None,
+        consumer_id: str | None = None,
+        customer_ids: Any = None,
+        session_id: str | None = None,
+        decisioning_method: str | None = None,
+        visitor: Any = None,
+    ) -> Attributes:
+        """Execute ``mbox_names`` (added to the request's execute mboxes) and index their JSON offers.
+
+        The caller's request is never modified.
+        """
+        if isinstance(mbox_names, str) or not isinstance(mbox_names, Sequence):
+            raise ValidationError("mbox_names must be a list of mbox names", field="mbox_names")
+        for i, name in enumerate(mbox_names):
+            if not isinstance(name, str) or not name:
+                raise ValidationError(f"mbox_names[{i}] must be a non-empty string", field=f"mbox_names[{i}]")
+        options = self._merge_options(
+            request,
+            target_cookie=target_cookie,
+            target_location_hint=target_location_hint,
+            consumer_id=consumer_id,
+            customer_ids=customer_ids,
+            session_id=session_id,
+            decisioning_method=decisioning_method,
+            visitor=visitor,
+        )
+        raw = options.get("request")
+        copy = DeliveryRequest() if raw is None else copy_request(raw)
+        execute = copy.execute or ExecuteRequest()
+        mboxes = list(execute.mboxes or ())
+        present = {m.name for m in mboxes}
+        next_index = max((m.index for m in mboxes if isinstance(m.index, int)), default=-1) + 1
+        for name in mbox_names:
+            if name not in present:
+                mboxes.append(MboxRequest(name=name, index=next_index))
+                present.add(name)
+                next_index += 1
+        execute.mboxes = mboxes
+        copy.execute = execute
+        options["request"] = copy
+        result = await self._deliver(options, notifications=False, copied=True)
+        return Attributes.from_response(result)
+
+    @overload
+    async def get_offers_many(
+        self,
+        items: Iterable[DeliveryRequest | Mapping[str, Any]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[False] = ...,
+        progress: Callable[[int, int], None] | None = ...,
+    ) -> list[TargetDeliveryResponse]: ...
+
+    @overload
+    async def get_offers_many(
+        self,
+        items: Iterable[DeliveryRequest | Mapping[str, Any]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[True],
+        progress: Callable[[int, int], None] | None = ...,
+    ) -> list[TargetDeliveryResponse | BaseException]: ...
+
+    async def get_offers_many(
+        self,
+        items: Iterable[DeliveryRequest | Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        return_exceptions: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[TargetDeliveryResponse] | list[TargetDeliveryResponse | BaseException]:
+        """Run ``get_offers`` for many requests with at most ``concurrency`` in flight.
+
+        Results come back in input order. Each item is a :class:`DeliveryRequest` (or wire dict) or an options
+        mapping. With ``return_exceptions=False`` the first failure cancels the remaining calls and is raised;
+        with ``True`` each failed item's exception takes its place in the list. ``progress(done, total)`` is
+        called after every completed call.
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError("concurrency must be a positive integer", field="concurrency")
+        batch = list(items)
+        total = len(batch)
+        results: list[Any] = [None] * total
+        failure: list[BaseException] = []
+        cursor = iter(range(total))
+        done = 0
+
+        async def worker(scope: anyio.CancelScope) -> None:
+            nonlocal done
+            for i in cursor:
+                item = batch[i]
+                try:
+                    if is_options_mapping(item):
+                        results[i] = await self.get_offers(item)
+                    else:
+                        results[i] = await self.get_offers(request=item)
+                except Exception as exc:
+                    if not return_exceptions:
+                        failure.append(exc)
+                        scope.cancel()
+                        return
+                    results[i] = exc
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(concurrency, total)):
+                tg.start_soon(worker, tg.cancel_scope)
+        if failure:
+            raise failure[0]
+        return results
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _merge_options(self, request: Any, **kwargs: Any) -> dict[str, Any]:
+        if is_options_mapping(request):
+            assert isinstance(request, Mapping)
+            if any(v is not None for v in kwargs.values()):
+                raise ValidationError(
+                    "pass either an options mapping or keyword options, not both", field="options"
+                )
+            refuse_callbacks(request)
+            return dict(request)
+        options = {k: v for k, v in kwargs.items() if v is not None}
+        options["request"] = request
+        return options
+
+    async def _deliver(
+        self, options: Mapping[str, Any], *, notifications: bool, copied: bool = False
+    ) -> TargetDeliveryResponse:
+        self._check_open()
+        unknown = sorted(set(options) - CALL_OPTION_KEYS)
+        if unknown:
+            raise ValidationError(f"Unknown option(s): {', '.join(unknown)}", field=unknown[0])
+        raw = options.get("request")
+        if raw is None:
+            raise ValidationError("Request object of type DeliveryRequest is required", field="request")
+        request: DeliveryRequest = raw if copied else copy_request(raw)
+        method = options.get("decisioning_method")
+        if method is not None and not notifications:
+            check_decisioning_method(method, "decisioning_method")
+        validate_request(request, notifications_required=notifications)
+        target_cookie = _opt_str(options.get("target_cookie"), "target_cookie")
+        hint = _opt_str(options.get("target_location_hint"), "target_location_hint")
+        session_option = _opt_str(options.get("session_id"), "session_id")
+        consumer_id = _opt_str(options.get("consumer_id"), "consumer_id")
+        visitor = options.get("visitor")
+
+        cookies = parse_target_cookie(target_cookie)
+        device_id = cookies.get(DEVICE_ID_COOKIE)
+        session_id = cookies.get(SESSION_ID_COOKIE) or session_option or _new_session_id()
+        finish_request(
+            request,
+            tnt_id=device_id,
+            customer_ids=options.get("customer_ids"),
+            property_token=self.property_token,
+            environment_id=self.environment_id,
+            visitor=visitor,
+            consumer_id=consumer_id,
+        )
+        request_cluster = cluster_from_tnt_id(device_id) or hint or self._location_hint
+        if request_cluster:
+            host = f"mboxedge{request_cluster}.tt.omtrdc.net"
+        else:
+            host = self.server_domain or f"{self.client}.tt.omtrdc.net"
+        url = f"{'https' if self.secure else 'http'}://{host}{_DELIVERY_PATH}"
+        query = {**self._base_query, "sessionId": session_id}
+        body = json_dumps(converter.unstructure(request))
+        idempotent = not notifications and request.execute is None and not request.notifications
+
+        response = await self._http.send(
+            "POST", url, params=query, content=body, idempotent=idempotent
+        )
+        if response.status_code == 204 or not response.content:
+            delivery = DeliveryResponse(status=response.status_code)
+        else:
+            delivery = loads(response.content, DeliveryResponse, what="response")
+
+        tnt_id = (delivery.id.tnt_id if delivery.id is not None else None) or (
+            request.id.tnt_id if request.id is not None else None
+        )
+        cluster = request_cluster or cluster_from_edge_host(delivery.edge_host)
+        if cluster:
+            self._location_hint = cluster
+        state = None
+        if visitor is not None and callable(getattr(visitor, "get_state", None)):
+            state = visitor.get_state()
+        return TargetDeliveryResponse.build(
+            delivery,
+            request,
+            target_cookie=build_target_cookie(session_id, tnt_id),
+            location_hint_cookie=location_hint_cookie(cluster) if cluster else None,
+            meta=DecisioningMeta("server-side"),
+            visitor_state=state,
+        )
+
+    def __repr__(self) -> str:
+        return f"<AsyncTargetClient client={self.client!r} organization_id={self.organization_id!r}>"
+
+
+def _new_session_id() -> str:
+    return str(uuid.uuid4())
+
+

@@ -1,0 +1,123 @@
+"""The Target cookies, in the format Adobe's SDKs and at.js read and write.
+
+The ``mbox`` cookie value is a ``|``-joined list of ``<name>#<value>#<expiresEpochSeconds>`` entries
+(name and value percent-encoded). ``session`` holds the session id (30 minutes + 60 s), ``PC`` the visitor's
+tntId (732 days). The ``mboxEdgeCluster`` cookie carries the edge cluster (location hint) for 31 minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from urllib.parse import quote, unquote
+
+import attrs
+
+__all__ = [
+    "DEVICE_ID_COOKIE",
+    "DEVICE_ID_MAX_AGE",
+    "LOCATION_HINT_COOKIE",
+    "LOCATION_HINT_MAX_AGE",
+    "SESSION_ID_COOKIE",
+    "SESSION_ID_MAX_AGE",
+    "TARGET_COOKIE",
+    "TargetCookie",
+    "build_target_cookie",
+    "cluster_from_edge_host",
+    "cluster_from_tnt_id",
+    "location_hint_cookie",
+    "parse_target_cookie",
+]
+
+TARGET_COOKIE = "mbox"
+LOCATION_HINT_COOKIE = "mboxEdgeCluster"
+SESSION_ID_COOKIE = "session"
+DEVICE_ID_COOKIE = "PC"
+SESSION_ID_MAX_AGE = 1860
+DEVICE_ID_MAX_AGE = 63244800
+LOCATION_HINT_MAX_AGE = 1860
+
+
+@attrs.frozen
+class TargetCookie:
+    """A cookie to send back to the browser.
+
+    Attributes:
+        name: the cookie name (``mbox`` or ``mboxEdgeCluster``).
+        value: the cookie value, ready to be set as is.
+        max_age: seconds from now until the cookie expires (the ``Max-Age`` attribute).
+    """
+
+    name: str
+    value: str
+    max_age: int
+
+    def as_dict(self) -> dict[str, str | int]:
+        """The official SDK's dict form: ``{"name", "value", "maxAge"}``."""
+        return {"name": self.name, "value": self.value, "maxAge": self.max_age}
+
+
+def parse_target_cookie(value: str | None, *, now: float | None = None) -> dict[str, str]:
+    """Entry name -> value for every entry of an ``mbox`` cookie value that has not expired.
+
+    Malformed entries (fewer than three ``#`` parts, a non-integer expiry) are skipped; when a name repeats,
+    the last entry wins.
+    """
+    if not value:
+        return {}
+    now_s = math.ceil(time.time() if now is None else now)
+    if "#" not in value and "%23" in value.upper():
+        value = unquote(value)  # the whole value arrived percent-encoded (some frameworks encode cookies)
+    entries: dict[str, str] = {}
+    for raw in value.split("|"):
+        parts = raw.split("#")
+        if len(parts) < 3:
+            continue
+        try:
+            expires = int(parts[2])
+        except ValueError:
+            continue
+        if now_s <= expires:
+            entries[unquote(parts[0])] = unquote(parts[1])
+    return entries
+
+
+def build_target_cookie(session_id: str, tnt_id: str | None, *, now: float | None = None) -> TargetCookie:
+    """The ``mbox`` cookie that carries ``session_id`` and, when known, the visitor's ``tnt_id``."""
+    now_s = time.time() if now is None else now
+    entries = [(SESSION_ID_COOKIE, session_id, int(now_s + SESSION_ID_MAX_AGE))]
+    if tnt_id:
+        entries.append((DEVICE_ID_COOKIE, tnt_id, int(now_s + DEVICE_ID_MAX_AGE)))
+    latest = max(expires for _, _, expires in entries)
+    max_age = math.ceil(abs(latest * 1000 - now_s * 1000) / 1000)
+    value = "|".join(f"{quote(name)}#{quote(val)}#{expires}" for name, val, expires in entries)
+    return TargetCookie(TARGET_COOKIE, value, max_age)
+
+
+def location_hint_cookie(cluster: str) -> TargetCookie:
+    """The ``mboxEdgeCluster`` cookie for ``cluster``."""
+    return TargetCookie(LOCATION_HINT_COOKIE, cluster, LOCATION_HINT_MAX_AGE)
+
+
+def cluster_from_tnt_id(tnt_id: str | None) -> str | None:
+    """The edge cluster in a tntId of the form ``<id>.<cluster>_<n>``, else None."""
+    if not tnt_id:
+        return None
+    parts = tnt_id.split(".")
+    if len(parts) != 2:
+        return None
+    location = parts[1].split("_")
+    if len(location) != 2 or not location[0]:
+        return None
+    return location[0]
+
+
+def cluster_from_edge_host(edge_host: str | None) -> str | None:
+    """The edge cluster in an ``edgeHost`` such as ``mboxedge28.tt.omtrdc.net`` (exactly four labels)."""
+    if not edge_host:
+        return None
+    parts = edge_host.split(".")
+    if len(parts) != 4:
+        return None
+    cluster = parts[0].removeprefix("mboxedge")
+    return cluster or None

@@ -1,0 +1,132 @@
+"""Option names and validation shared by the async client and the sync facade."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._exceptions import ConfigurationError, ValidationError
+
+__all__ = [
+    "CALL_OPTION_KEYS",
+    "CREATE_OPTION_KEYS",
+    "DECISIONING_METHODS",
+    "INERT_CREATE_OPTIONS",
+    "check_decisioning_method",
+    "create_options_to_kwargs",
+    "is_options_mapping",
+]
+
+DECISIONING_METHODS = ("hybrid", "on-device", "server-side")
+
+# Documented TargetClient.create options that only drive on-device decisioning; accepted, no effect here.
+INERT_CREATE_OPTIONS = frozenset(
+    {
+        "polling_interval",
+        "maximum_wait_ready",
+        "artifact_location",
+        "artifact_payload",
+        "environment",
+        "cdn_environment",
+        "cdn_base_path",
+        "telemetry_enabled",
+    }
+)
+
+CREATE_OPTION_KEYS = frozenset(
+    {
+        "client",
+        "organization_id",
+        "timeout",
+        "server_domain",
+        "secure",
+        "target_location_hint",
+        "logger",
+        "decisioning_method",
+        "environment_id",
+        "version",
+        "property_token",
+        "events",
+        # network settings the official SDK lacks
+        "verify",
+        "proxy",
+        "http2",
+        "max_connections",
+        "retries",
+    }
+    | INERT_CREATE_OPTIONS
+)
+
+CALL_OPTION_KEYS = frozenset(
+    {
+        "request",
+        "target_cookie",
+        "target_location_hint",
+        "consumer_id",
+        "customer_ids",
+        "session_id",
+        "decisioning_method",
+        "visitor",
+    }
+)
+_CALLBACK_KEYS = frozenset({"callback", "err_callback"})
+
+
+def is_options_mapping(value: object) -> bool:
+    """Whether ``value`` is a per-call options mapping (rather than a request in wire format)."""
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and (k in CALL_OPTION_KEYS or k in _CALLBACK_KEYS) for k in value
+    )
+
+
+def check_decisioning_method(value: object, field: str) -> str:
+    """Validate a decisioning method; on-device decisioning is not available in this SDK."""
+    if value not in DECISIONING_METHODS:
+        raise ConfigurationError(
+            "Invalid Decisioning Method.  Must be set to one of: " + ",".join(DECISIONING_METHODS), field=field
+        )
+    if value == "on-device":
+        raise ConfigurationError(
+            "on-device decisioning is not supported by target-async; use 'server-side' or 'hybrid' "
+            "(hybrid calls are decided server-side)",
+            field=field,
+        )
+    return str(value)
+
+
+def create_options_to_kwargs(options: Any) -> dict[str, Any]:
+    """Validate a documented ``TargetClient.create`` dict and turn it into constructor keywords.
+
+    ``timeout`` is converted from milliseconds to seconds; on-device-only options are dropped.
+    """
+    if not options:
+        raise ConfigurationError("Options are required", field="options")
+    if not isinstance(options, Mapping):
+        raise ConfigurationError("Options must be a dict", field="options")
+    unknown = sorted(str(k) for k in options if k not in CREATE_OPTION_KEYS)
+    if unknown:
+        raise ConfigurationError(f"Unknown option(s): {', '.join(unknown)}", field=unknown[0])
+    if not options.get("client"):
+        raise ConfigurationError("Client is required", field="client")
+    if not options.get("organization_id"):
+        raise ConfigurationError("Organization Id is required", field="organization_id")
+    kwargs = {k: v for k, v in options.items() if k not in INERT_CREATE_OPTIONS}
+    if "timeout" in kwargs and kwargs["timeout"] is not None:
+        timeout = kwargs["timeout"]
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigurationError("timeout must be a positive number of milliseconds", field="timeout")
+        kwargs["timeout"] = timeout / 1000.0
+    elif "timeout" in kwargs:
+        del kwargs["timeout"]
+    return kwargs
+
+
+def refuse_callbacks(options: Mapping[str, Any]) -> None:
+    """The async client has no callbacks: point to the facade instead."""
+    present = sorted(_CALLBACK_KEYS.intersection(options))
+    if present:
+        raise ValidationError(
+            f"'{present[0]}' is not supported by AsyncTargetClient (await the call instead); "
+            "use target_async.TargetClient for callback-style calls",
+            field=present[0],
+        )

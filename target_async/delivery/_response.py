@@ -1,0 +1,202 @@
+"""What a delivery call returns: :class:`TargetDeliveryResponse`, and :class:`Attributes` for get_attributes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from .._exceptions import AttributeNotFoundError
+from ..models import DeliveryRequest, DeliveryResponse, OptionType
+from ._cookies import TargetCookie
+
+__all__ = ["Attributes", "DecisioningMeta", "TargetDeliveryResponse"]
+
+
+@attrs.frozen
+class DecisioningMeta:
+    """How the call was decided.
+
+    Attributes:
+        decisioning_method: the method actually used (``"server-side"``).
+        remote_mboxes: mboxes that could not be decided on the device (always empty server-side).
+        remote_views: views that could not be decided on the device (always empty server-side).
+    """
+
+    decisioning_method: str = "server-side"
+    remote_mboxes: list[str] = attrs.field(factory=list)
+    remote_views: list[str] = attrs.field(factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The official SDK's dict form."""
+        return {
+            "decisioning_method": self.decisioning_method,
+            "remote_mboxes": list(self.remote_mboxes),
+            "remote_views": list(self.remote_views),
+        }
+
+
+def _detail_groups(response: DeliveryResponse) -> Iterator[Any]:
+    """Every decided page load, view and mbox of a response, in the documented order."""
+    execute = response.execute
+    if execute is not None:
+        if execute.page_load is not None:
+            yield execute.page_load
+        yield from execute.mboxes or ()
+    prefetch = response.prefetch
+    if prefetch is not None:
+        if prefetch.page_load is not None:
+            yield prefetch.page_load
+        yield from prefetch.views or ()
+        yield from prefetch.mboxes or ()
+
+
+@attrs.frozen
+class TargetDeliveryResponse(Mapping[str, Any]):
+    """The result of ``get_offers``/``send_notifications``.
+
+    Besides attribute access it offers read-only mapping access for code written against Adobe's SDK:
+    ``result["target_cookie"]`` (a cookie reads as ``{"name", "value", "maxAge"}``), ``result.get("meta")``.
+    As there, keys whose value is None are absent.
+
+    Attributes:
+        response: the Delivery API response.
+        request: the request actually sent.
+        target_cookie: the ``mbox`` cookie to set in the browser.
+        target_location_hint_cookie: the ``mboxEdgeCluster`` cookie, when an edge cluster is known.
+        analytics_details: every ``analytics`` payload of the response (for client-side A4T), or None.
+        trace: every ``trace`` object of the response, or None.
+        response_tokens: every option's ``responseTokens``, or None.
+        meta: how the call was decided.
+        visitor_state: the visitor's state, when a ``visitor`` was passed.
+    """
+
+    response: DeliveryResponse
+    request: DeliveryRequest
+    target_cookie: TargetCookie | None
+    target_location_hint_cookie: TargetCookie | None
+    analytics_details: list[Any] | None
+    trace: list[dict[str, Any]] | None
+    response_tokens: list[dict[str, Any]] | None
+    meta: DecisioningMeta
+    visitor_state: Any = None
+
+    @classmethod
+    def build(
+        cls,
+        response: DeliveryResponse,
+        request: DeliveryRequest,
+        *,
+        target_cookie: TargetCookie | None,
+        location_hint_cookie: TargetCookie | None,
+        meta: DecisioningMeta,
+        visitor_state: Any = None,
+    ) -> TargetDeliveryResponse:
+        """Assemble the envelope, flattening analytics, trace and response tokens."""
+        analytics: list[Any] = []
+        traces: list[dict[str, Any]] = []
+        tokens: list[dict[str, Any]] = []
+        for group in _detail_groups(response):
+            if group.analytics is not None:
+                analytics.append(group.analytics)
+            if group.trace is not None:
+                traces.append(group.trace)
+            for option in group.options or ():
+                if option.response_tokens is not None:
+                    tokens.append(option.response_tokens)
+        return cls(
+            response=response,
+            request=request,
+            target_cookie=target_cookie,
+            target_location_hint_cookie=location_hint_cookie,
+            analytics_details=analytics or None,
+            trace=traces or None,
+            response_tokens=tokens or None,
+            meta=meta,
+            visitor_state=visitor_state,
+        )
+
+    # -- read-only mapping access (official SDK compatibility) --------------------------------------------
+
+    _KEYS = (
+        "response",
+        "request",
+        "visitor_state",
+        "target_cookie",
+        "target_location_hint_cookie",
+        "analytics_details",
+        "trace",
+        "response_tokens",
+        "meta",
+    )
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._KEYS:
+            raise KeyError(key)
+        value = getattr(self, key)
+        if value is None:
+            raise KeyError(key)
+        if isinstance(value, TargetCookie | DecisioningMeta):
+            return value.as_dict()
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in self._KEYS if getattr(self, key) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _json_options(group: Any) -> Iterator[dict[str, Any]]:
+    for option in group.options or ():
+        if option.type == OptionType.JSON and isinstance(option.content, dict):
+            yield option.content
+
+
+@attrs.frozen
+class Attributes:
+    """The JSON offers of a ``get_attributes`` call, indexed by mbox name.
+
+    Attributes:
+        response: the full :class:`TargetDeliveryResponse`.
+    """
+
+    response: TargetDeliveryResponse
+    _by_mbox: dict[str, dict[str, Any]] = attrs.field(alias="by_mbox")
+
+    @classmethod
+    def from_response(cls, response: TargetDeliveryResponse) -> Attributes:
+        """Index every JSON option of the execute and prefetch mboxes, merging dicts per mbox name."""
+        by_mbox: dict[str, dict[str, Any]] = {}
+        delivery = response.response
+        for part in (delivery.execute, delivery.prefetch):
+            if part is None:
+                continue
+            for mbox in part.mboxes or ():
+                if mbox.name is None:
+                    continue
+                for content in _json_options(mbox):
+                    by_mbox.setdefault(mbox.name, {}).update(content)
+        return cls(response=response, by_mbox=by_mbox)
+
+    def get_value(self, mbox: str, key: str) -> Any:
+        """The value of attribute ``key`` in ``mbox``.
+
+        Raises:
+            AttributeNotFoundError: (a ``KeyError``) when the mbox has no such attribute.
+        """
+        values = self._by_mbox.get(mbox)
+        if values is None or key not in values:
+            raise AttributeNotFoundError(f"Attribute '{key}' does not exist for mbox '{mbox}'")
+        return values[key]
+
+    def as_object(self, mbox: str | None = None) -> dict[str, Any]:
+        """All attributes of ``mbox`` (a copy), or of every mbox keyed by name when ``mbox`` is None."""
+        if mbox is None:
+            return {name: dict(values) for name, values in self._by_mbox.items()}
+        return dict(self._by_mbox.get(mbox, {}))
+
+    def get_response(self) -> TargetDeliveryResponse:
+        """The full response (official SDK name)."""
+        return self.response
