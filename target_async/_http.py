@@ -12,18 +12,21 @@ can always pass ``http_client=`` or ``transport=``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 import httpx
 import sniffio
 
 from ._exceptions import ConnectError, RequestTimeoutError, TransportError, make_status_error
+from ._ids import request_id as new_request_id
 from ._retry import RetryPolicy
 from ._serde._converter import JSON_DECODE_ERRORS, json_loads
 
@@ -64,6 +67,16 @@ def _nothing_sent(exc: httpx.TransportError) -> bool:
         and isinstance(cause, _aiohttp.ClientConnectionError)
         and not isinstance(cause, _aiohttp.ClientConnectorError)
     )
+
+
+@contextlib.asynccontextmanager
+async def _anyio_deadline(seconds: float) -> Any:
+    with anyio.fail_after(seconds):
+        yield
+
+
+def _asyncio_deadline(seconds: float) -> Any:
+    return asyncio.timeout(seconds)  # type: ignore[attr-defined,unused-ignore]
 
 
 class HTTPCore:
@@ -108,6 +121,8 @@ class HTTPCore:
         self._owns_client = http_client is None
         self._client = http_client
         self._closed = False
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._deadline: Any = _anyio_deadline  # asyncio.timeout on asyncio >= 3.11 (3x cheaper)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -119,14 +134,15 @@ class HTTPCore:
     def _build_client(self) -> httpx.AsyncClient:
         transport = self._transport
         timeout = httpx.Timeout(self.timeout)
-        if transport is None and not self._http2 and _AiohttpTransport is not None:
-            try:
-                library = sniffio.current_async_library()
-            except sniffio.AsyncLibraryNotFoundError:
-                library = "asyncio"
-            if library == "asyncio":
-                proxy = httpx.Proxy(self._proxy) if isinstance(self._proxy, str) else self._proxy
-                transport = _AiohttpTransport(verify=self._verify, limits=self._limits, proxy=proxy)
+        try:
+            library = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
+            library = "asyncio"
+        if library == "asyncio" and hasattr(asyncio, "timeout"):
+            self._deadline = _asyncio_deadline
+        if transport is None and not self._http2 and _AiohttpTransport is not None and library == "asyncio":
+            proxy = httpx.Proxy(self._proxy) if isinstance(self._proxy, str) else self._proxy
+            transport = _AiohttpTransport(verify=self._verify, limits=self._limits, proxy=proxy)
         if transport is not None:
             return httpx.AsyncClient(transport=transport, timeout=timeout, headers=self._headers)
         return httpx.AsyncClient(
@@ -136,6 +152,30 @@ class HTTPCore:
             limits=self._limits,
             timeout=timeout,
             headers=self._headers,
+        )
+
+    def _build_request(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        url: str | httpx.URL,
+        params: Any,
+        headers: dict[str, str],
+        content: bytes | None,
+    ) -> httpx.Request:
+        # On a client this core built, make the Request directly: httpx's build_request parses and merges the
+        # URL, query and headers again on every call, which is a fifth of the CPU of a delivery call. The
+        # result is the same request (same URL encoding: httpx also uses urlencode; same default headers).
+        if not self._owns_client or not isinstance(url, str) or (params and "?" in url):
+            return client.build_request(method, url, params=params, headers=headers, content=content)
+        if params:
+            url = f"{url}?{urlencode(params, doseq=True)}"
+        return httpx.Request(
+            method,
+            url,
+            headers={**self._headers, **headers},
+            content=content,
+            extensions=self._extensions,
         )
 
     async def aclose(self) -> None:
@@ -169,9 +209,9 @@ class HTTPCore:
         hdrs = dict(headers) if headers else {}
         request_id = hdrs.get("X-Request-Id") or hdrs.get("x-request-id")
         if request_id is None:
-            request_id = str(uuid.uuid4())
+            request_id = new_request_id()
             hdrs["X-Request-Id"] = request_id
-        request = client.build_request(method, url, params=params, headers=hdrs, content=content)
+        request = self._build_request(client, method, url, params, hdrs, content)
         log = self.logger
         attempt = 0
         while True:
@@ -180,7 +220,7 @@ class HTTPCore:
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                with anyio.fail_after(remaining):
+                async with self._deadline(remaining):
                     response = await client.send(request)
             except TimeoutError as exc:
                 raise RequestTimeoutError(

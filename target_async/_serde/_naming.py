@@ -72,8 +72,4 @@ def python_name(key: str) -> str:
 def wire_names(cls: type[Any]) -> dict[str, str]:
     """Attribute name -> JSON key for every field of the attrs class ``cls`` except ``extras``."""
     overrides: dict[str, str] = getattr(cls, "__wire_names__", {})
-    return {
-        a.name: overrides.get(a.name) or json_key(a.name)
-        for a in attrs.fields(cls)
-        if a.name != "extras"
-    }
+    return {a.name: overrides.get(a.name) or json_key(a.name) for a in attrs.fields(cls) if a.name != "extras"}

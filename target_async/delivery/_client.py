@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import ssl
@@ -11,12 +12,13 @@ from typing import Any, Literal, overload
 
 import anyio
 import httpx
+import sniffio
 
-from .._version import __version__
 from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
 from .._http import HTTPCore
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import converter, json_dumps, loads
+from .._version import __version__
 from ..models import DeliveryRequest, DeliveryResponse, ExecuteRequest, MboxRequest
 from ._cookies import (
     DEVICE_ID_COOKIE,
@@ -131,9 +133,7 @@ class AsyncTargetClient:
             raise ConfigurationError("max_connections must be a positive integer", field="max_connections")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ConfigurationError("http_client must be an httpx.AsyncClient", field="http_client")
-        if events is not None and (
-            not isinstance(events, Mapping) or not all(callable(h) for h in events.values())
-        ):
+        if events is not None and (not isinstance(events, Mapping) or not all(callable(h) for h in events.values())):
             raise ConfigurationError("events must map event names to callables", field="events")
         if logger is not None and not isinstance(logger, logging.Logger | logging.LoggerAdapter):
             raise ConfigurationError("logger must be a logging.Logger", field="logger")
@@ -160,7 +160,7 @@ class AsyncTargetClient:
             http_client=http_client,
             transport=transport,
             headers=_SDK_HEADERS,
-            logger=self.logger,  # type: ignore[arg-type]
+            logger=self.logger,
         )
         self._state = _State.UNOPENED
         self._base_query = {"imsOrgId": organization_id}
@@ -348,11 +348,10 @@ class AsyncTargetClient:
         batch = list(items)
         total = len(batch)
         results: list[Any] = [None] * total
-        failure: list[BaseException] = []
         cursor = iter(range(total))
         done = 0
 
-        async def worker(scope: anyio.CancelScope) -> None:
+        async def worker() -> None:
             nonlocal done
             for i in cursor:
                 item = batch[i]
@@ -363,19 +362,40 @@ class AsyncTargetClient:
                         results[i] = await self.get_offers(request=item)
                 except Exception as exc:
                     if not return_exceptions:
-                        failure.append(exc)
-                        scope.cancel()
-                        return
+                        raise
                     results[i] = exc
                 done += 1
                 if progress is not None:
                     progress(done, total)
 
-        async with anyio.create_task_group() as tg:
-            for _ in range(min(concurrency, total)):
-                tg.start_soon(worker, tg.cancel_scope)
-        if failure:
-            raise failure[0]
+        workers = min(concurrency, total)
+        if sniffio.current_async_library() == "asyncio":
+            # Plain asyncio tasks: measurably cheaper per call than an anyio task group (benchmarks/).
+            tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
+            try:
+                finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            finally:
+                for task in tasks:
+                    task.cancel()
+            for task in tasks:
+                if task in finished and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            await asyncio.gather(*tasks, return_exceptions=True)
+        else:
+            failure: list[BaseException] = []
+
+            async def guarded(scope: anyio.CancelScope) -> None:
+                try:
+                    await worker()
+                except Exception as exc:
+                    failure.append(exc)
+                    scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(workers):
+                    tg.start_soon(guarded, tg.cancel_scope)
+            if failure:
+                raise failure[0]
         return results
 
     # -- internals -------------------------------------------------------------------------------------------
@@ -384,9 +404,7 @@ class AsyncTargetClient:
         if is_options_mapping(request):
             assert isinstance(request, Mapping)
             if any(v is not None for v in kwargs.values()):
-                raise ValidationError(
-                    "pass either an options mapping or keyword options, not both", field="options"
-                )
+                raise ValidationError("pass either an options mapping or keyword options, not both", field="options")
             refuse_callbacks(request)
             return dict(request)
         options = {k: v for k, v in kwargs.items() if v is not None}
@@ -436,9 +454,7 @@ class AsyncTargetClient:
         body = json_dumps(converter.unstructure(request))
         idempotent = not notifications and request.execute is None and not request.notifications
 
-        response = await self._http.send(
-            "POST", url, params=query, content=body, idempotent=idempotent
-        )
+        response = await self._http.send("POST", url, params=query, content=body, idempotent=idempotent)
         if response.status_code == 204 or not response.content:
             delivery = DeliveryResponse(status=response.status_code)
         else:
@@ -468,5 +484,3 @@ class AsyncTargetClient:
 
 def _new_session_id() -> str:
     return str(uuid.uuid4())
-
-

@@ -8,6 +8,7 @@ tntId (732 days). The ``mboxEdgeCluster`` cookie carries the edge cluster (locat
 from __future__ import annotations
 
 import math
+import re
 import time
 from urllib.parse import quote, unquote
 
@@ -82,6 +83,14 @@ def parse_target_cookie(value: str | None, *, now: float | None = None) -> dict[
     return entries
 
 
+_SAFE = re.compile(r"[A-Za-z0-9_.\-~]*")
+
+
+def _encode(text: str) -> str:
+    # quote() leaves these characters alone anyway; skipping it for ids made of them halves the cookie cost.
+    return text if _SAFE.fullmatch(text) else quote(text)
+
+
 def build_target_cookie(session_id: str, tnt_id: str | None, *, now: float | None = None) -> TargetCookie:
     """The ``mbox`` cookie that carries ``session_id`` and, when known, the visitor's ``tnt_id``."""
     now_s = time.time() if now is None else now
@@ -90,7 +99,7 @@ def build_target_cookie(session_id: str, tnt_id: str | None, *, now: float | Non
         entries.append((DEVICE_ID_COOKIE, tnt_id, int(now_s + DEVICE_ID_MAX_AGE)))
     latest = max(expires for _, _, expires in entries)
     max_age = math.ceil(abs(latest * 1000 - now_s * 1000) / 1000)
-    value = "|".join(f"{quote(name)}#{quote(val)}#{expires}" for name, val, expires in entries)
+    value = "|".join(f"{name}#{_encode(val)}#{expires}" for name, val, expires in entries)
     return TargetCookie(TARGET_COOKIE, value, max_age)
 
 

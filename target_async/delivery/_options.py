@@ -73,9 +73,13 @@ _CALLBACK_KEYS = frozenset({"callback", "err_callback"})
 
 
 def is_options_mapping(value: object) -> bool:
-    """Whether ``value`` is a per-call options mapping (rather than a request in wire format)."""
-    return isinstance(value, Mapping) and all(
-        isinstance(k, str) and (k in CALL_OPTION_KEYS or k in _CALLBACK_KEYS) for k in value
+    """Whether ``value`` is a per-call options mapping (rather than a request in wire format).
+
+    ``request`` is no key of a DeliveryRequest, so a mapping that has it is an options mapping even when other
+    keys are unknown (they are then reported as unknown options).
+    """
+    return isinstance(value, Mapping) and (
+        "request" in value or all(isinstance(k, str) and (k in CALL_OPTION_KEYS or k in _CALLBACK_KEYS) for k in value)
     )
 
 
@@ -83,7 +87,8 @@ def check_decisioning_method(value: object, field: str) -> str:
     """Validate a decisioning method; on-device decisioning is not available in this SDK."""
     if value not in DECISIONING_METHODS:
         raise ConfigurationError(
-            "Invalid Decisioning Method.  Must be set to one of: " + ",".join(DECISIONING_METHODS), field=field
+            "Invalid Decisioning Method.  Must be set to one of: " + ",".join(DECISIONING_METHODS),
+            field=field,
         )
     if value == "on-device":
         raise ConfigurationError(

@@ -7,12 +7,12 @@ private copy (which also validates every field's type), and only that copy is co
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._exceptions import ValidationError
-from .._serde import converter, structure
+from .._ids import request_id as new_request_id
+from .._serde import converter, strict_converter, structure
 from ..models import (
     AnalyticsRequest,
     AudienceManager,
@@ -38,7 +38,11 @@ _NOTIFICATION_TYPES = ("click", "display")
 
 
 def copy_request(request: Any, *, field: str = "request") -> DeliveryRequest:
-    """A validated private copy of ``request`` (a DeliveryRequest or a dict in wire format)."""
+    """A validated private copy of ``request`` (a DeliveryRequest or a dict in wire format).
+
+    A wire dict is read strictly (an unknown key is most likely a typo and is refused); a model keeps whatever
+    its ``extras`` hold, since the caller put them there on purpose.
+    """
     if isinstance(request, DeliveryRequest):
         try:
             data = converter.unstructure(request)
@@ -47,11 +51,10 @@ def copy_request(request: Any, *, field: str = "request") -> DeliveryRequest:
                 f"{field} holds a value of the wrong type (a dict where a model is expected?): {exc}",
                 field=field,
             ) from exc
-    elif isinstance(request, Mapping):
-        data = request
-    else:
-        raise ValidationError("Request object of type DeliveryRequest is required", field=field)
-    return structure(data, DeliveryRequest, what=field)
+        return structure(data, DeliveryRequest, what=field)
+    if isinstance(request, Mapping):
+        return structure(request, DeliveryRequest, what=field, conv=strict_converter)
+    raise ValidationError("Request object of type DeliveryRequest is required", field=field)
 
 
 def validate_request(request: DeliveryRequest, *, notifications_required: bool = False) -> None:
@@ -64,9 +67,7 @@ def validate_request(request: DeliveryRequest, *, notifications_required: bool =
     prefetch = request.prefetch
     if prefetch is not None:
         if prefetch.page_load is None and not prefetch.mboxes and not prefetch.views:
-            raise ValidationError(
-                "Either views, pageLoad or mboxes is required in prefetch", field="request.prefetch"
-            )
+            raise ValidationError("Either views, pageLoad or mboxes is required in prefetch", field="request.prefetch")
         _check_mboxes(prefetch.mboxes, "request.prefetch.mboxes")
     if notifications_required and not request.notifications and request.telemetry is None:
         raise ValidationError("Notifications list is required in request", field="request.notifications")
@@ -145,7 +146,7 @@ def finish_request(
 ) -> DeliveryRequest:
     """Complete a private request copy in place (see the official SDKs' ``create_request``)."""
     if request.request_id is None:
-        request.request_id = str(uuid.uuid4())
+        request.request_id = new_request_id()
     if request.environment_id is None and environment_id is not None:
         request.environment_id = environment_id
 

@@ -102,9 +102,7 @@ class TargetDeliveryResponse(Mapping[str, Any]):
                 analytics.append(group.analytics)
             if group.trace is not None:
                 traces.append(group.trace)
-            for option in group.options or ():
-                if option.response_tokens is not None:
-                    tokens.append(option.response_tokens)
+            tokens.extend(o.response_tokens for o in group.options or () if o.response_tokens is not None)
         return cls(
             response=response,
             request=request,

@@ -27,7 +27,8 @@ from .conftest import Recorder, ok_body
 
 def execute_request(name: str = "a1-serverside-ab") -> DeliveryRequest:
     return DeliveryRequest(
-        context=Context(channel=ChannelType.WEB), execute=ExecuteRequest(mboxes=[MboxRequest(name=name, index=1)])
+        context=Context(channel=ChannelType.WEB),
+        execute=ExecuteRequest(mboxes=[MboxRequest(name=name, index=1)]),
     )
 
 
@@ -171,7 +172,11 @@ async def test_property_token_and_environment_id(make_client, recorder: Recorder
     req.property = {"token": "request-token"}  # type: ignore[assignment]
     with pytest.raises(ValidationError):  # a dict is not a Property
         await client.get_offers(request=req)
-    wire = {"context": {"channel": "web"}, "property": {"token": "request-token"}, "execute": {"pageLoad": {}}}
+    wire = {
+        "context": {"channel": "web"},
+        "property": {"token": "request-token"},
+        "execute": {"pageLoad": {}},
+    }
     await client.get_offers(request=wire)
     assert recorder.last_json()["property"] == {"token": "request-token"}
 
@@ -188,7 +193,9 @@ async def test_customer_ids_option_is_honoured(make_client, recorder: Recorder):
         {"id": "opt", "integrationCode": "loyalty", "authenticatedState": "logged_out"},
         {"id": "own", "integrationCode": "crm", "authenticatedState": "authenticated"},
     ]
-    await client.get_offers(request=execute_request(), customer_ids={"userid": {"id": "67312378756723456", "authState": 1}})
+    await client.get_offers(
+        request=execute_request(), customer_ids={"userid": {"id": "67312378756723456", "authState": 1}}
+    )
     assert recorder.last_json()["id"]["customerIds"] == [
         {"id": "67312378756723456", "integrationCode": "userid", "authenticatedState": "authenticated"}
     ]
@@ -197,7 +204,10 @@ async def test_customer_ids_option_is_honoured(make_client, recorder: Recorder):
 async def test_missing_mbox_index_is_filled_with_position(make_client, recorder: Recorder):
     wire = {"context": {"channel": "web"}, "prefetch": {"mboxes": [{"name": "a"}, {"name": "b"}]}}
     await make_client().get_offers(request=wire)
-    assert recorder.last_json()["prefetch"]["mboxes"] == [{"name": "a", "index": 0}, {"name": "b", "index": 1}]
+    assert recorder.last_json()["prefetch"]["mboxes"] == [
+        {"name": "a", "index": 0},
+        {"name": "b", "index": 1},
+    ]
 
 
 class TestSessionId:
@@ -284,7 +294,11 @@ async def test_mapping_access_for_old_code(make_client, recorder: Recorder):
     assert isinstance(result, TargetDeliveryResponse)
     assert result["target_cookie"]["name"] == "mbox"
     assert set(result["target_cookie"]) == {"name", "value", "maxAge"}
-    assert result.get("meta") == {"decisioning_method": "server-side", "remote_mboxes": [], "remote_views": []}
+    assert result.get("meta") == {
+        "decisioning_method": "server-side",
+        "remote_mboxes": [],
+        "remote_views": [],
+    }
     assert result["response"].status == 200
     assert "trace" not in result and result.get("trace") is None
     with pytest.raises(KeyError):
@@ -321,6 +335,9 @@ async def test_send_notifications(make_client, recorder: Recorder):
 
 
 async def test_prefetch_only_request(make_client, recorder: Recorder):
-    req = DeliveryRequest(context=Context(channel=ChannelType.WEB), prefetch=PrefetchRequest(mboxes=[MboxRequest(name="x", index=0)]))
+    req = DeliveryRequest(
+        context=Context(channel=ChannelType.WEB),
+        prefetch=PrefetchRequest(mboxes=[MboxRequest(name="x", index=0)]),
+    )
     await make_client().get_offers(request=req)
     assert json.loads(recorder.last.content)["prefetch"]["mboxes"][0]["name"] == "x"

@@ -1,0 +1,111 @@
+"""AsyncTargetClient over real HTTP on loopback (uvicorn + a small Starlette stub of the Delivery API)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from target_async._exceptions import RequestTimeoutError
+from target_async.delivery import AsyncTargetClient
+from target_async.models import ChannelType, Context, DeliveryRequest, ExecuteRequest, MboxRequest
+from target_async.testing import serve
+
+seen: list[dict] = []
+
+
+async def delivery(request: Request) -> JSONResponse:
+    body = await request.json()
+    seen.append({"query": dict(request.query_params), "headers": dict(request.headers), "body": body})
+    if body["execute"]["mboxes"][0]["name"] == "slow":
+        await anyio.sleep(1)
+    return JSONResponse(
+        {
+            "status": 200,
+            "requestId": body["requestId"],
+            "id": {"tntId": "visitor-1"},
+            "client": "acmeclient",
+            "edgeHost": "localhost",
+            "execute": {
+                "mboxes": [
+                    {
+                        "index": 1,
+                        "name": body["execute"]["mboxes"][0]["name"],
+                        "options": [{"type": "json", "content": {"x": 1}}],
+                    }
+                ]
+            },
+        }
+    )
+
+
+app = Starlette(routes=[Route("/rest/v1/delivery", delivery, methods=["POST"])])
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    with serve(app) as url:
+        yield url
+
+
+def request_for(name: str) -> DeliveryRequest:
+    return DeliveryRequest(
+        context=Context(channel=ChannelType.WEB),
+        execute=ExecuteRequest(mboxes=[MboxRequest(name=name, index=1)]),
+    )
+
+
+async def test_get_offers_over_loopback(base_url: str):
+    async with AsyncTargetClient(
+        client="acmeclient",
+        organization_id="o@AdobeOrg",
+        server_domain=base_url.removeprefix("http://"),
+        secure=False,
+    ) as client:
+        result = await client.get_offers(request=request_for("hero"), session_id="s-1")
+        many = await client.get_offers_many([request_for(f"m{i}") for i in range(50)], concurrency=16)
+    assert result.response.execute.mboxes[0].options[0].content == {"x": 1}
+    assert result.target_cookie is not None and "PC#visitor-1#" in result.target_cookie.value
+    assert seen[0]["query"] == {"imsOrgId": "o@AdobeOrg", "sessionId": "s-1"}
+    assert seen[0]["headers"]["x-exc-sdk"] == "TargetAsyncPython"
+    assert [r.response.execute.mboxes[0].name for r in many] == [f"m{i}" for i in range(50)]
+
+
+async def test_timeout_over_loopback(base_url: str):
+    async with AsyncTargetClient(
+        client="c",
+        organization_id="o",
+        server_domain=base_url.removeprefix("http://"),
+        secure=False,
+        timeout=0.3,
+    ) as client:
+        with pytest.raises(RequestTimeoutError):
+            await client.get_offers(request=request_for("slow"))
+
+
+def test_trio_backend_uses_portable_transport(base_url: str):
+    import sniffio
+    import trio
+
+    async def main() -> tuple[int | None, str]:
+        assert sniffio.current_async_library() == "trio"
+        async with AsyncTargetClient(
+            client="c", organization_id="o", server_domain=base_url.removeprefix("http://"), secure=False
+        ) as client:
+            result = await client.get_offers(request=request_for("trio"))
+            return result.response.status, type(client._http.client._transport).__name__
+
+    status, transport = trio.run(main)
+    assert status == 200
+    assert transport == "AsyncHTTPTransport"
+
+
+async def test_asyncio_default_transport_is_aiohttp(base_url: str):
+    async with AsyncTargetClient(
+        client="c", organization_id="o", server_domain=base_url.removeprefix("http://"), secure=False
+    ) as client:
+        await client.get_offers(request=request_for("x"))
+        assert type(client._http.client._transport).__name__ == "AiohttpTransport"
