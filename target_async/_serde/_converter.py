@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import enum
 import json
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .._exceptions import ValidationError
@@ -84,6 +86,10 @@ def _strict_bool(value: Any, _: Any) -> bool:
     return value
 
 
+def _is_list(t: Any) -> bool:
+    return t is list or typing.get_origin(t) is list
+
+
 def _is_enum(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, enum.Enum)
 
@@ -112,6 +118,18 @@ def build_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Co
         return structure_enum
 
     conv.register_structure_hook_factory(_is_enum, enum_hook)
+
+    def list_hook(cl: Any) -> Callable[[Any, Any], Any]:
+        base = list_structure_factory(cl, conv)
+
+        def structure_list(value: Any, t: Any) -> Any:
+            if value.__class__ is not list:  # a str or a dict is iterable, but is not a JSON array
+                raise TypeError(f"expected an array, got {type(value).__name__}")
+            return base(value, t)
+
+        return structure_list
+
+    conv.register_structure_hook_factory(_is_list, list_hook)
     # Class dispatch picks the most specific base in the MRO: WireEnum comes before str, so these hooks
     # (not the strict str hook) handle every wire enum.
     conv.register_structure_hook(WireEnum, lambda value, cl: enum_hook(cl)(value, cl))
