@@ -12,6 +12,9 @@ Modes:
 - ``httpx-default``: one default ``httpx.AsyncClient`` (httpcore pool);
 - ``httpx-aiohttp``: ``httpx.AsyncClient(transport=httpx_aiohttp.AiohttpTransport())``;
 - ``aiohttp``: raw ``aiohttp.ClientSession`` (not httpx-based; shown as the floor of the stack).
+
+Every raw mode sends the same body, parses the JSON answer and keeps it, as ``get_offers_many`` keeps its
+results; target-async additionally validates and copies the request, builds cookies and typed models.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ async def run_mode(mode: str, addr: str, concurrency: int, n: int) -> dict[str, 
     url = f"http://{addr}/rest/v1/delivery"
     body = json.dumps(REQUEST).encode()
     latencies: list[float] = []
+    kept: list[object] = []  # raw modes keep every parsed body, as get_offers_many keeps every result
     if mode == "target-async":
         from target_async import AsyncTargetClient
         from target_async.models import ChannelType, Context, DeliveryRequest, ExecuteRequest, MboxRequest
@@ -97,7 +101,7 @@ async def run_mode(mode: str, addr: str, concurrency: int, n: int) -> dict[str, 
 
         async def call() -> None:
             response = await client.post(url, params=PARAMS, content=body, headers=HEADERS)
-            response.json()
+            kept.append(response.json())
 
         await _pump(20, concurrency, call)
         cpu0, t0 = self_cpu_seconds(), time.perf_counter()
@@ -111,7 +115,7 @@ async def run_mode(mode: str, addr: str, concurrency: int, n: int) -> dict[str, 
 
         async def call() -> None:
             async with session.post(url, params=PARAMS, data=body, headers=HEADERS) as response:
-                await response.json()
+                kept.append(await response.json())
 
         await _pump(20, concurrency, call)
         cpu0, t0 = self_cpu_seconds(), time.perf_counter()

@@ -1,0 +1,78 @@
+"""The decisioning repository ("xcore") client: :class:`AsyncRepositoryClient` and its helpers."""
+
+from ..models.repository import (
+    Activity,
+    ActivityStatus,
+    CappingConstraint,
+    Component,
+    ComponentType,
+    Condition,
+    Container,
+    DeleteOutcome,
+    EligibilityRule,
+    Entity,
+    FallbackOffer,
+    FilterType,
+    Instance,
+    OfferFilter,
+    OfferStatus,
+    Page,
+    PersonalizedOffer,
+    Placement,
+    Rank,
+    Receipt,
+    Representation,
+    Schema,
+    SelectionConstraint,
+    Tag,
+)
+from ._client import DEFAULT_BASE_URL, AccessToken, AsyncRepositoryClient
+from ._links import resolve_href
+from ._media import MediaTypes
+from ._pagination import AsyncPaginator, PaginationError
+from ._params import FILTER_OPERATORS, FilterSpec, escape_search_term
+from ._patch import ActivityPatch, InstancePatch, OfferPatch
+from ._polling import DEFAULT_POLLING_TIMEOUT, DeleteOperation, ResponseSnapshot
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_POLLING_TIMEOUT",
+    "FILTER_OPERATORS",
+    "AccessToken",
+    "Activity",
+    "ActivityPatch",
+    "ActivityStatus",
+    "AsyncPaginator",
+    "AsyncRepositoryClient",
+    "CappingConstraint",
+    "Component",
+    "ComponentType",
+    "Condition",
+    "Container",
+    "DeleteOperation",
+    "DeleteOutcome",
+    "EligibilityRule",
+    "Entity",
+    "FallbackOffer",
+    "FilterSpec",
+    "FilterType",
+    "Instance",
+    "InstancePatch",
+    "MediaTypes",
+    "OfferFilter",
+    "OfferPatch",
+    "OfferStatus",
+    "Page",
+    "PaginationError",
+    "PersonalizedOffer",
+    "Placement",
+    "Rank",
+    "Receipt",
+    "Representation",
+    "ResponseSnapshot",
+    "Schema",
+    "SelectionConstraint",
+    "Tag",
+    "escape_search_term",
+    "resolve_href",
+]

@@ -1,0 +1,171 @@
+"""The plumbing under :class:`AsyncRepositoryClient`: options, lifecycle, identity headers and sending."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
+from .._http import HTTPCore, VerifyTypes
+from .._ids import request_id as new_request_id
+from .._retry import DEFAULT_RETRIES, RetryPolicy
+from .._serde import json_dumps
+from ._links import origin
+from ._media import MediaTypes
+from ._params import instance_body, links_body
+
+__all__ = ["DEFAULT_BASE_URL", "AccessToken", "RepositoryBase"]
+
+DEFAULT_BASE_URL = "https://platform.adobe.io/data/core/xcore/"
+
+AccessToken = str | Callable[[], str] | Callable[[], Awaitable[str]]
+"""A bearer token, or a sync or async callable returning one (called before every request)."""
+
+B = TypeVar("B", bound="RepositoryBase")
+
+
+def _config_str(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{name} must be a non-empty string", field=name)
+    return value.strip()
+
+
+class RepositoryBase:
+    """Options, lifecycle and request plumbing; the API is :class:`AsyncRepositoryClient`."""
+
+    def __init__(
+        self,
+        *,
+        access_token: AccessToken,
+        api_key: str,
+        org_id: str,
+        sandbox_name: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        retries: RetryPolicy = DEFAULT_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: VerifyTypes = True,
+        proxy: str | httpx.Proxy | None = None,
+        logger: logging.Logger | None = None,
+        media_type_version: str | None = None,
+    ) -> None:
+        if not callable(access_token):
+            _config_str(access_token, "access_token")
+        self._access_token = access_token
+        self._api_key = _config_str(api_key, "api_key")
+        self.org_id = _config_str(org_id, "org_id")
+        self.sandbox_name = _config_str(sandbox_name, "sandbox_name")
+        base = _config_str(base_url, "base_url")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {base_url!r}", field="base_url")
+        self.base_url = base if base.endswith("/") else base + "/"
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}", field="timeout")
+        if not isinstance(retries, RetryPolicy):
+            raise ConfigurationError("retries must be a RetryPolicy", field="retries")
+        self._media = MediaTypes(media_type_version)
+        self._core = HTTPCore(
+            timeout=float(timeout),
+            retries=retries,
+            verify=verify,
+            proxy=proxy,
+            http_client=http_client,
+            transport=transport,
+            logger=logger,
+        )
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, org_id={self.org_id!r}, "
+            f"sandbox_name={self.sandbox_name!r})"
+        )
+
+    async def __aenter__(self: B) -> B:
+        if self._closed:
+            raise ClientClosedError(f"Cannot reopen a closed {type(self).__name__}")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connection pool (a caller's ``http_client`` is left open). Idempotent."""
+        self._closed = True
+        await self._core.aclose()
+
+    # --- plumbing -----------------------------------------------------------------------------------
+
+    async def _bearer(self) -> str:
+        value: Any = self._access_token
+        if callable(value):
+            value = value()
+            if inspect.isawaitable(value):
+                value = await value
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("access_token must give a non-empty string", field="access_token")
+        token: str = value.strip()
+        return token[7:].strip() if token[:7].lower() == "bearer " else token
+
+    def _instance_url(self, container_id: str, instance_id: str) -> str:
+        return f"{self.base_url}{quote(container_id, safe='')}/instances/{quote(instance_id, safe='')}"
+
+    def _container_url(self, container_id: str, *path: str) -> str:
+        return self.base_url + quote(container_id, safe="") + "".join("/" + p for p in path)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool,
+        accept: str,
+        content_type: str | None = None,
+        content: bytes | None = None,
+        params: list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_timeout: float | None = None,
+        request_id: str | None = None,
+    ) -> httpx.Response:
+        if self._closed:
+            raise ClientClosedError(f"the {type(self).__name__} is closed")
+        if origin(url) != origin(self.base_url):
+            raise ValidationError(f"refusing to send credentials to {url} (not on {self.base_url})", field="url")
+        hdrs = {
+            "Authorization": f"Bearer {await self._bearer()}",
+            "x-api-key": self._api_key,
+            "x-gw-ims-org-id": self.org_id,
+            "x-sandbox-name": self.sandbox_name,
+            "x-request-id": request_id or new_request_id(),
+            "Accept": accept,
+        }
+        if content_type is not None:
+            hdrs["Content-Type"] = content_type
+        if headers:
+            hdrs.update(headers)
+        return await self._core.send(
+            method,
+            url,
+            idempotent=idempotent,
+            params=params,
+            headers=hdrs,
+            content=content,
+            timeout=request_timeout,
+        )
+
+    @staticmethod
+    def _encode(body: Any, field: str) -> bytes:
+        try:
+            return json_dumps(body)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"{field} is not JSON-serialisable: {exc}", field=field) from exc
+
+    def _hal_body(self, instance: Any, schema: str, links: Any) -> bytes:
+        return self._encode({"_instance": instance_body(instance, schema), "_links": links_body(links)}, "instance")

@@ -1,0 +1,339 @@
+"""The long-running delete (spec section 3): :class:`DeleteOperation`.
+
+Paths after the ``DELETE``:
+
+* ``200``/``204``: already decided (a receipt, or an outcome body).
+* ``202`` + ``Location``: poll that URL (resolved against the repository base). ``202`` again means pending,
+  and a new ``Location`` replaces the old one; ``200`` carries the outcome (confirmation or rejection).
+* ``202`` without ``Location``: accepted; with ``confirm_with_get=True`` (default) the instance is read
+  until it answers ``404``.
+
+Delays: ``Retry-After`` when the server sends it, otherwise 0.5 s doubling up to 10 s with 25 % jitter; the
+waiting is switched off with :func:`target_async._retry.set_backoff_enabled` (tests). 429, 502, 503, 504 and
+transport failures during polling are retried until the overall timeout (60 s by default); a ``404`` on the
+status URL raises :class:`OperationExpiredError`; other errors are raised at once. On timeout,
+:class:`PollingTimeoutError` carries a continuation token; the server-side operation goes on. Cancelling the
+awaiting task only stops the polling.
+
+The operation holds a reference to its client to send requests, never a copy of the token or API key, and
+neither its ``repr`` nor its continuation token contains credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import attrs
+import httpx
+
+from .._exceptions import (
+    DeleteRejectedError,
+    NotFoundError,
+    OperationExpiredError,
+    PollingTimeoutError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from .._http import decode_body
+from .._retry import RetryPolicy
+from .._serde import structure, wire_names
+from ..models.repository import DeleteOutcome, Receipt
+from ._envelopes import response_base
+from ._links import origin, resolve_href
+
+if TYPE_CHECKING:
+    from ._base import RepositoryBase
+
+__all__ = ["DEFAULT_POLLING_TIMEOUT", "POLL_DELAYS", "DeleteOperation", "ResponseSnapshot", "outcome_of"]
+
+DEFAULT_POLLING_TIMEOUT = 60.0
+"""Seconds :meth:`DeleteOperation.result` waits by default."""
+
+POLL_DELAYS = RetryPolicy(initial_delay=0.5, max_delay=10.0, jitter=0.25, max_retry_after=3600.0)
+"""Delays between polls (``max_retries`` is not used: the overall timeout bounds polling)."""
+
+Status = Literal["pending", "confirmed", "rejected"]
+_Mode = Literal["status", "confirm", "done"]
+_TRANSIENT_5XX = (502, 503, 504)
+_RECEIPT_KEYS = frozenset(wire_names(Receipt).values())
+_OUTCOME_KEYS = frozenset({"outcome", "referencedBy", "reason"})
+_TOKEN_VERSION = 1
+
+_sleep = anyio.sleep  # tests replace this to observe the delays
+
+
+@attrs.frozen
+class ResponseSnapshot:
+    """What the operation keeps of the last response: status, response headers and decoded body."""
+
+    status_code: int
+    headers: dict[str, str]
+    body: Any
+
+
+def outcome_of(body: Any, instance_id: str) -> DeleteOutcome:
+    """The :class:`DeleteOutcome` of a decided delete's body (a receipt or an outcome document).
+
+    Rejected when ``outcome`` is ``"rejected"`` or ``referencedBy`` is non-empty; confirmed otherwise
+    (a bare receipt, an empty body, ``"confirmed"``).
+    """
+    if not isinstance(body, Mapping):
+        return DeleteOutcome(status="confirmed", instance_id=instance_id)
+    refs = body.get("referencedBy")
+    referenced = [dict(r) for r in refs if isinstance(r, Mapping)] if isinstance(refs, list) else []
+    rejected = str(body.get("outcome", "")).lower() == "rejected" or bool(referenced)
+    receipt_data = {k: v for k, v in body.items() if k in _RECEIPT_KEYS}
+    receipt_data.setdefault("instanceId", instance_id)
+    receipt = structure(receipt_data, Receipt, what="delete outcome")
+    reason = body.get("reason")
+    return DeleteOutcome(
+        status="rejected" if rejected else "confirmed",
+        instance_id=receipt.instance_id,
+        id=receipt.id,
+        referenced_by=referenced,
+        reason=reason if isinstance(reason, str) else None,
+        receipt=receipt,
+        extras={k: v for k, v in body.items() if k not in _RECEIPT_KEYS and k not in _OUTCOME_KEYS},
+    )
+
+
+class DeleteOperation:
+    """A delete in progress; ``await op`` is ``await op.result()``.
+
+    Attributes:
+        container_id: the container.
+        instance_id: the instance being deleted.
+        polling_url: the absolute status URL being polled (None when there is none).
+        request_id: the ``x-request-id`` of the original ``DELETE``.
+        started_at: when the delete was sent (seconds since the epoch).
+        last_response: a :class:`ResponseSnapshot` of the last answer.
+    """
+
+    def __init__(
+        self,
+        client: RepositoryBase,
+        *,
+        container_id: str,
+        instance_id: str,
+        request_id: str,
+        started_at: float,
+        polling_url: str | None = None,
+        confirm: bool = False,
+        outcome: DeleteOutcome | None = None,
+        last_response: ResponseSnapshot | None = None,
+    ) -> None:
+        self._client = client
+        self.container_id = container_id
+        self.instance_id = instance_id
+        self.request_id = request_id
+        self.started_at = started_at
+        self.polling_url = polling_url
+        self.last_response = last_response
+        self._outcome = outcome
+        self._mode: _Mode = "done" if outcome is not None else ("confirm" if confirm else "status")
+        self._delay_headers: Mapping[str, str] | None = None
+        self._lock: anyio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<DeleteOperation status={self.status!r} container_id={self.container_id!r} "
+            f"instance_id={self.instance_id!r} polling_url={self.polling_url!r} "
+            f"request_id={self.request_id!r}>"
+        )
+
+    @property
+    def status(self) -> Status:
+        """``"pending"``, ``"confirmed"`` or ``"rejected"``."""
+        return "pending" if self._outcome is None else self._outcome.status
+
+    def done(self) -> bool:
+        """Whether the outcome is known."""
+        return self._outcome is not None
+
+    def __await__(self) -> Generator[Any, None, DeleteOutcome]:
+        return self.result().__await__()
+
+    # --- continuation tokens ------------------------------------------------------------------------
+
+    def continuation_token(self) -> str:
+        """An opaque token (base64url JSON, no credentials) to resume polling in another process."""
+        data = {
+            "v": _TOKEN_VERSION,
+            "op": "delete",
+            "mode": "confirm" if self._mode == "confirm" else "status",
+            "polling_url": self.polling_url,
+            "base": self._client.base_url,
+            "container_id": self.container_id,
+            "instance_id": self.instance_id,
+            "request_id": self.request_id,
+            "started_at": self.started_at,
+        }
+        raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    @classmethod
+    def from_continuation_token(cls, client: RepositoryBase, token: str) -> DeleteOperation:
+        """Resume a pending delete; the token must come from a client with the same base URL."""
+        try:
+            padded = token + "=" * (-len(token) % 4)
+            data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        except (binascii.Error, ValueError, UnicodeError, AttributeError, TypeError) as exc:
+            raise ValidationError("not a delete continuation token", field="token") from exc
+        if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION or data.get("op") != "delete":
+            raise ValidationError("not a delete continuation token", field="token")
+        strings = ("base", "container_id", "instance_id", "request_id")
+        url = data.get("polling_url")
+        if (
+            any(not isinstance(data.get(k), str) for k in strings)
+            or not isinstance(data.get("started_at"), int | float)
+            or data.get("mode") not in ("status", "confirm")
+            or not (url is None or isinstance(url, str))
+            or (data["mode"] == "status" and url is None)
+        ):
+            raise ValidationError("malformed delete continuation token", field="token")
+        if data["base"].rstrip("/") != client.base_url.rstrip("/"):
+            raise ValidationError(
+                f"the token belongs to the repository at {data['base']}, not {client.base_url}", field="token"
+            )
+        if url is not None and origin(url) != origin(client.base_url):
+            raise ValidationError("the token's polling URL is not on the repository host", field="token")
+        return cls(
+            client,
+            container_id=data["container_id"],
+            instance_id=data["instance_id"],
+            request_id=data["request_id"],
+            started_at=float(data["started_at"]),
+            polling_url=url,
+            confirm=data["mode"] == "confirm",
+        )
+
+    # --- polling ------------------------------------------------------------------------------------
+
+    def _record(self, response: httpx.Response) -> Any:
+        body = decode_body(response)
+        self.last_response = ResponseSnapshot(response.status_code, dict(response.headers), body)
+        return body
+
+    def _decide(self, outcome: DeleteOutcome) -> None:
+        self._outcome = outcome
+        self._mode = "done"
+
+    async def poll_once(self, *, request_timeout: float | None = None) -> Status:
+        """Send one status request (no waiting) and return the status.
+
+        Raises:
+            OperationExpiredError: the status URL answered 404.
+            APIError: any other error answer (429/5xx included: :meth:`result` retries those).
+        """
+        if self._mode == "done":
+            return self.status
+        client = self._client
+        if self._mode == "confirm":
+            url = client._instance_url(self.container_id, self.instance_id)
+            try:
+                response = await client._send(
+                    "GET",
+                    url,
+                    idempotent=True,
+                    accept=client._media.read_accept(None),
+                    request_timeout=request_timeout,
+                )
+            except NotFoundError:
+                self._decide(DeleteOutcome(status="confirmed", instance_id=self.instance_id))
+                return self.status
+            self._record(response)
+            self._delay_headers = response.headers
+            return self.status
+        assert self.polling_url is not None
+        try:
+            response = await client._send(
+                "GET",
+                self.polling_url,
+                idempotent=True,
+                accept=client._media.receipt,
+                request_timeout=request_timeout,
+            )
+        except NotFoundError as exc:
+            raise OperationExpiredError(
+                404,
+                f"the delete status resource {self.polling_url} is gone",
+                body=exc.body,
+                request_id=exc.request_id,
+                headers=exc.headers,
+            ) from exc
+        body = self._record(response)
+        self._delay_headers = response.headers
+        if response.status_code in (200, 204):
+            self._decide(outcome_of(body, self.instance_id))
+        else:
+            location = response.headers.get("location")
+            if location and location.strip():
+                self.polling_url = resolve_href(location, response_base(response, client.base_url))
+        return self.status
+
+    async def result(
+        self,
+        timeout: float | None = None,
+        *,
+        raise_on_reject: bool = True,
+    ) -> DeleteOutcome:
+        """Poll until the outcome is known and return it.
+
+        Args:
+            timeout: overall seconds for this call (default :data:`DEFAULT_POLLING_TIMEOUT`).
+            raise_on_reject: raise :class:`DeleteRejectedError` for a rejection (else return the outcome).
+
+        Raises:
+            PollingTimeoutError: the timeout passed; ``.continuation_token`` resumes later.
+            DeleteRejectedError: the delete was rejected (``.referenced_by`` lists the references).
+            OperationExpiredError: the status URL is gone.
+        """
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if self._outcome is None:
+                await self._wait(DEFAULT_POLLING_TIMEOUT if timeout is None else timeout)
+        outcome = self._outcome
+        assert outcome is not None
+        if outcome.status == "rejected" and raise_on_reject:
+            refs = ", ".join(str(r.get("@id") or r.get("instanceId")) for r in outcome.referenced_by)
+            raise DeleteRejectedError(
+                f"delete of {self.instance_id} rejected" + (f": referenced by {refs}" if refs else ""),
+                referenced_by=outcome.referenced_by,
+                outcome=outcome,
+            )
+        return outcome
+
+    async def _wait(self, budget: float) -> None:
+        deadline = time.monotonic() + budget
+        attempt = 0
+        log = self._client._core.logger
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PollingTimeoutError(
+                    f"delete of {self.instance_id} still pending after {budget:g} s (request id {self.request_id})",
+                    continuation_token=self.continuation_token(),
+                )
+            try:
+                status = await self.poll_once(request_timeout=min(self._client._core.timeout, remaining))
+            except (RateLimitError, ServerError, TransportError) as exc:
+                if isinstance(exc, ServerError) and exc.status not in _TRANSIENT_5XX:
+                    raise
+                log.info("delete status poll failed (%s), retrying (request id %s)", exc, self.request_id)
+                self._delay_headers = getattr(exc, "headers", None)
+                status = "pending"
+            if status != "pending":
+                return
+            delay = POLL_DELAYS.delay(attempt, self._delay_headers)
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            await _sleep(max(0.0, min(remaining, remaining if delay is None else delay)))

@@ -1,0 +1,269 @@
+"""``TargetClient``: the synchronous, callback-compatible face of :class:`~target_async.AsyncTargetClient`."""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import logging
+import sys
+import time
+import types
+import warnings
+import weakref
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+from .._exceptions import ConfigurationError, UsageError, ValidationError
+from ..delivery import AsyncTargetClient, Attributes, TargetDeliveryResponse
+from ._async_result import AsyncResult
+from ._runner import Bridge, Dispatcher
+
+__all__ = ["TargetClient"]
+
+T = TypeVar("T")
+
+_CLIENT_READY = "client_ready"
+# client_ready fires once create() has returned and its caller has moved on (normally a few ms later), and
+# never later than _READY_MAX_WAIT after create() (Adobe's SDK waits a fixed 100 ms).
+_READY_GRACE = 0.01
+_READY_POLL = 0.005
+_READY_MAX_WAIT = 0.1
+
+
+class TargetClient:
+    """Adobe Target's documented ``TargetClient``: blocking calls, or callbacks with an ``AsyncResult``.
+
+    Build it with :meth:`create`. Every client shares one event-loop thread and one callback thread with the
+    other sync clients of the process; each keeps its own connection pool, reused across calls. Close it
+    with :meth:`close` or use it as a context manager.
+    """
+
+    _bridge: Bridge
+    _aclient: AsyncTargetClient
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise UsageError("Please use TargetClient.create static method instead")
+
+    @classmethod
+    def create(cls, options: Mapping[str, Any] | None) -> TargetClient:
+        """Create a client from the documented options dict.
+
+        Args:
+            options: ``client`` and ``organization_id`` (required), ``timeout`` (milliseconds, default 3000),
+                ``server_domain``, ``secure``, ``target_location_hint``, ``property_token``,
+                ``environment_id``, ``version``, ``decisioning_method``, ``logger``, ``events``, the
+                on-device options (accepted, without effect), and the network options ``verify``, ``proxy``,
+                ``http2``, ``max_connections``, ``retries``.
+
+        ``events={"client_ready": handler}``: the handler runs on the callback thread shortly after
+        ``create`` has returned (and the caller has stored the client), with ``{"type": "client_ready"}``,
+        or with no argument when it takes none.
+
+        Raises:
+            ConfigurationError: an option is missing or invalid ("Options are required", "Client is
+                required", "Organization Id is required", "Invalid Decisioning Method...").
+        """
+        if not options:
+            raise ConfigurationError("Options are required", field="options")
+        caller = sys._getframe(1) if hasattr(sys, "_getframe") else None
+        bridge = Bridge("TargetClient", "AsyncTargetClient")
+        try:
+            aclient = bridge.call_sync(lambda: AsyncTargetClient.from_options(options))
+        except BaseException:
+            bridge.close()
+            raise
+        bridge.aclose = aclient.aclose
+        self = cls.__new__(cls)
+        self._bridge = bridge
+        self._aclient = aclient
+        handlers = [h for name, h in aclient.events.items() if name == _CLIENT_READY]
+        if handlers:
+            _ReadyWatch(self, handlers, caller, bridge.dispatcher, aclient.logger).arm()
+        return self
+
+    # -- calls -----------------------------------------------------------------------------------------------
+
+    def get_offers(
+        self, options: Mapping[str, Any] | None = None
+    ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]:
+        """Decide offers (``options`` as documented: ``request``, ``target_cookie``, ``session_id``, ...).
+
+        Without ``callback`` it blocks and returns the :class:`TargetDeliveryResponse`, or raises the typed
+        error. With ``callback`` (and/or ``err_callback``) it returns an :class:`AsyncResult` at once; the
+        callback receives the same response that ``AsyncResult.get()`` returns.
+
+        Raises:
+            ValidationError: "Callback must be a callable function", or an invalid request.
+            TargetError: the call failed (blocking mode).
+        """
+        opts, callback, err_callback = _split(options)
+        aclient = self._aclient
+        return self._call("get_offers", lambda: aclient.get_offers(opts), callback, err_callback)
+
+    def send_notifications(
+        self, options: Mapping[str, Any] | None = None
+    ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]:
+        """Send display/click notifications (``request.notifications``); blocking or with callbacks."""
+        opts, callback, err_callback = _split(options)
+        aclient = self._aclient
+        return self._call("send_notifications", lambda: aclient.send_notifications(opts), callback, err_callback)
+
+    def get_attributes(
+        self, mbox_names: Sequence[str], options: Mapping[str, Any] | None = None
+    ) -> Attributes | AsyncResult[Attributes]:
+        """Execute ``mbox_names`` and return their JSON offer attributes (:class:`Attributes`)."""
+        opts, callback, err_callback = _split(options)
+        aclient = self._aclient
+        return self._call("get_attributes", lambda: aclient.get_attributes(mbox_names, opts), callback, err_callback)
+
+    def _call(
+        self,
+        name: str,
+        fn: Callable[[], Coroutine[Any, Any, T]],
+        callback: Callable[[T], object] | None,
+        err_callback: Callable[[BaseException], object] | None,
+    ) -> T | AsyncResult[T]:
+        bridge = self._bridge
+        if callback is None and err_callback is None:
+            return bridge.run(fn, what=f"TargetClient.{name}()", stacklevel=3)
+        future = bridge.submit(fn)
+        return AsyncResult(
+            future,
+            bridge.dispatcher,
+            callback=callback,
+            err_callback=err_callback,
+            logger=self._aclient.logger,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
+        """Close the client; idempotent.
+
+        Calls in flight are completed first (their callbacks run before ``close`` returns), unless
+        ``cancel_pending`` is true: then they are cancelled, ``err_callback`` receives
+        ``concurrent.futures.CancelledError`` and ``get()`` raises it. ``timeout`` bounds the wait in
+        seconds; calls still running after it are cancelled. Closing the last open sync client stops the
+        shared threads. Later calls raise ``ClientClosedError``.
+        """
+        self._bridge.close(cancel_pending=cancel_pending, timeout=timeout)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._bridge.closed
+
+    def __enter__(self) -> TargetClient:
+        self._bridge.check()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        bridge: Bridge | None = getattr(self, "_bridge", None)
+        if bridge is None or bridge.closed or bridge.forked:
+            return
+        warnings.warn(
+            "TargetClient was garbage-collected without close(); closing it now",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        bridge.close_soon()
+
+    def __repr__(self) -> str:
+        aclient = getattr(self, "_aclient", None)
+        if aclient is None:
+            return "<TargetClient (not created)>"
+        state = " closed" if self.closed else ""
+        return f"<TargetClient client={aclient.client!r} organization_id={aclient.organization_id!r}{state}>"
+
+
+def _split(
+    options: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], Callable[[Any], object] | None, Callable[[BaseException], object] | None]:
+    """Copy the per-call options and take ``callback``/``err_callback`` out of them (validated)."""
+    if options is None:
+        options = {}
+    elif not isinstance(options, Mapping):
+        raise ValidationError("options must be a dict (the documented per-call options)", field="options")
+    opts = dict(options)
+    callback = opts.pop("callback", None)
+    err_callback = opts.pop("err_callback", None)
+    if callback is not None and not callable(callback):
+        raise ValidationError("Callback must be a callable function", field="callback")
+    if err_callback is not None and not callable(err_callback):
+        raise ValidationError("Error callback must be a callable function", field="err_callback")
+    return opts, callback, err_callback
+
+
+class _ReadyWatch:
+    """Fires ``client_ready`` on the callback thread once ``create()`` has returned to its caller.
+
+    The caller's frame is watched: its last instruction moves on from the call only after ``create()``
+    returned, i.e. when the result is being stored (``target_client = TargetClient.create(...)``), which
+    the documented example relies on. A ceiling keeps the event from ever waiting longer than Adobe's 100 ms.
+    """
+
+    def __init__(
+        self,
+        client: TargetClient,
+        handlers: list[Callable[..., Any]],
+        caller: types.FrameType | None,
+        dispatcher: Dispatcher,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> None:
+        self._client = weakref.ref(client)
+        self._handlers = handlers
+        self._caller = caller
+        self._lasti = caller.f_lasti if caller is not None else -1
+        self._dispatcher = dispatcher
+        self._logger = logger
+        self._context = contextvars.copy_context()
+        self._deadline = time.monotonic() + _READY_MAX_WAIT
+
+    def arm(self) -> None:
+        self._dispatcher.call_later(_READY_GRACE, self._check)
+
+    def _returned(self) -> bool:
+        if self._dispatcher.expediting:  # interpreter exit: create() returned long ago
+            return True
+        return self._caller is None or self._caller.f_lasti != self._lasti
+
+    def _check(self) -> None:
+        if not self._returned() and time.monotonic() < self._deadline:
+            self._dispatcher.call_later(_READY_POLL, self._check)
+            return
+        self._caller = None  # do not keep the caller's frame (and its locals) alive
+        client = self._client()
+        if client is None or client.closed:
+            return
+        del client
+        for handler in self._handlers:
+            self._fire(handler)
+
+    def _fire(self, handler: Callable[..., Any]) -> None:
+        try:
+            if _takes_event(handler):
+                self._context.run(handler, {"type": _CLIENT_READY})
+            else:
+                self._context.run(handler)
+        except Exception:
+            self._logger.exception("target_async: the client_ready handler failed")
+
+
+def _takes_event(handler: Callable[..., Any]) -> bool:
+    """Whether ``handler`` accepts the event dict (otherwise it is called with no argument)."""
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins: pass the event, as documented
+        return True
+    try:
+        signature.bind({})
+    except TypeError:
+        try:
+            signature.bind()
+        except TypeError:
+            return True  # neither fits: let the call with the event report the error
+        return False
+    return True

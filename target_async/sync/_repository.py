@@ -1,0 +1,158 @@
+"""``RepositoryClient``: :class:`~target_async.AsyncRepositoryClient`, synchronous, on the shared loop thread."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+from ..models.repository import Instance
+from ..repository import AsyncPaginator, AsyncRepositoryClient, DeleteOperation, ResponseSnapshot
+from ._proxy import SyncIterator, SyncProxy, blocking, iterating, offload_sync_callable, plain, wrapping
+from ._runner import Bridge
+
+__all__ = ["RepositoryClient", "SyncDeleteOperation", "SyncPaginator"]
+
+
+class SyncPaginator(SyncProxy[AsyncPaginator]):
+    """The results of ``list_instances``/``search_instances``: iterate for instances, or use the methods.
+
+    Nothing is sent until it is used. An iteration stopped early should be closed (``with`` on the iterator
+    returned by ``iter(paginator)``), as with any generator.
+    """
+
+    first_page = blocking(AsyncPaginator.first_page)
+    to_list = blocking(AsyncPaginator.to_list)
+    iter_pages = iterating(AsyncPaginator.iter_pages)
+
+    def __iter__(self) -> SyncIterator[Instance]:
+        return SyncIterator(self._target, self._bridge, what="iterating a SyncPaginator")
+
+
+class SyncDeleteOperation(SyncProxy[DeleteOperation]):
+    """A delete in progress (``begin_delete``): ``result(timeout)`` polls until the outcome is known."""
+
+    result = blocking(DeleteOperation.result)
+    poll_once = blocking(DeleteOperation.poll_once)
+    done = plain(DeleteOperation.done)
+    continuation_token = plain(DeleteOperation.continuation_token)
+
+    @property
+    def status(self) -> Literal["pending", "confirmed", "rejected"]:
+        """``"pending"``, ``"confirmed"`` or ``"rejected"``."""
+        return self._target.status
+
+    @property
+    def container_id(self) -> str:
+        """The container."""
+        return self._target.container_id
+
+    @property
+    def instance_id(self) -> str:
+        """The instance being deleted."""
+        return self._target.instance_id
+
+    @property
+    def polling_url(self) -> str | None:
+        """The status URL being polled, if any."""
+        return self._target.polling_url
+
+    @property
+    def request_id(self) -> str:
+        """The ``x-request-id`` of the ``DELETE``."""
+        return self._target.request_id
+
+    @property
+    def last_response(self) -> ResponseSnapshot | None:
+        """What was kept of the last answer."""
+        return self._target.last_response
+
+    def __repr__(self) -> str:
+        return repr(self._target).replace("<DeleteOperation", "<SyncDeleteOperation", 1)
+
+
+class RepositoryClient(SyncProxy[AsyncRepositoryClient]):
+    """The decisioning repository API, synchronously: every method of :class:`AsyncRepositoryClient`.
+
+    Coroutine methods block and return the same values; ``list_instances``/``search_instances`` return a
+    :class:`SyncPaginator`, ``iter_pages`` a sync iterator, ``begin_delete``/``resume_delete`` a
+    :class:`SyncDeleteOperation`. The async client runs on the event-loop thread shared with every other sync
+    client of the process.
+
+    Sync callables given to it (an ``access_token`` provider, the ``fn`` of :meth:`update_with_retry`) run on
+    a worker thread, never on the event loop, so they may block (e.g. refresh a token over HTTP).
+
+    Args:
+        access_token: the bearer token, or a callable (sync or async) returning it before each request.
+        **options: every other keyword argument of :class:`AsyncRepositoryClient` (``api_key``, ``org_id``,
+            ``sandbox_name``, ``base_url``, ``timeout``, ``retries``, ``verify``, ``proxy``, ``logger``, ...).
+
+    Close it with :meth:`close` or use it as a context manager.
+    """
+
+    def __init__(self, *, access_token: Any, **options: Any) -> None:
+        bridge = Bridge("RepositoryClient", "AsyncRepositoryClient")
+        token = offload_sync_callable(access_token)
+        try:
+            target = bridge.call_sync(lambda: AsyncRepositoryClient(access_token=token, **options))
+        except BaseException:
+            bridge.close()
+            raise
+        bridge.aclose = target.aclose
+        super().__init__(target, bridge)
+
+    list_containers = blocking(AsyncRepositoryClient.list_containers)
+    create_instance = blocking(AsyncRepositoryClient.create_instance)
+    get_instance = blocking(AsyncRepositoryClient.get_instance)
+    replace_instance = blocking(AsyncRepositoryClient.replace_instance)
+    patch_instance = blocking(AsyncRepositoryClient.patch_instance)
+    update_with_retry = blocking(AsyncRepositoryClient.update_with_retry, offload=("fn",))
+    list_instances = wrapping(AsyncRepositoryClient.list_instances, SyncPaginator)
+    search_instances = wrapping(AsyncRepositoryClient.search_instances, SyncPaginator)
+    iter_pages = iterating(AsyncRepositoryClient.iter_pages)
+    list_page = blocking(AsyncRepositoryClient.list_page)
+    begin_delete = blocking(AsyncRepositoryClient.begin_delete, wrap=SyncDeleteOperation)
+    resume_delete = wrapping(AsyncRepositoryClient.resume_delete, SyncDeleteOperation)
+    delete_instance = blocking(AsyncRepositoryClient.delete_instance)
+
+    @property
+    def base_url(self) -> str:
+        """The repository base URL."""
+        return self._target.base_url
+
+    @property
+    def org_id(self) -> str:
+        """The IMS organization."""
+        return self._target.org_id
+
+    @property
+    def sandbox_name(self) -> str:
+        """The sandbox."""
+        return self._target.sandbox_name
+
+    def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
+        """Close the connection pool; calls in flight on other threads finish first (or are cancelled)."""
+        self._bridge.close(cancel_pending=cancel_pending, timeout=timeout)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._bridge.closed
+
+    def __enter__(self) -> RepositoryClient:
+        self._bridge.check()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        bridge: Bridge | None = getattr(self, "_bridge", None)
+        if bridge is None or bridge.closed or bridge.forked:
+            return
+        warnings.warn(
+            "RepositoryClient was garbage-collected without close(); closing it now", ResourceWarning, stacklevel=2
+        )
+        bridge.close_soon()
+
+    def __repr__(self) -> str:
+        return repr(self._target).replace("AsyncRepositoryClient(", "RepositoryClient(", 1)

@@ -1,0 +1,277 @@
+"""The shared machinery with plain coroutines: dispatcher, loop thread, leases, Bridge guards."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from target_async import ClientClosedError, WrongThreadError
+from target_async.sync._runner import (
+    CALLBACK_THREAD_NAME,
+    LOOP_THREAD_NAME,
+    Bridge,
+    Dispatcher,
+    runner,
+)
+
+from .conftest import shim_threads
+
+
+@pytest.fixture
+def dispatcher() -> Iterator[Dispatcher]:
+    d = Dispatcher()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def bridge() -> Iterator[Bridge]:
+    b = Bridge("Thing", "AsyncThing")
+    yield b
+    b.close()
+
+
+# -- Dispatcher -------------------------------------------------------------------------------------------
+
+
+def test_dispatcher_runs_items_in_order_on_its_thread(dispatcher: Dispatcher) -> None:
+    seen: list[tuple[int, str]] = []
+    for i in range(100):
+        dispatcher.submit(lambda i=i: seen.append((i, threading.current_thread().name)))
+    assert dispatcher.flush(5)
+    assert [i for i, _ in seen] == list(range(100))
+    assert {name for _, name in seen} == {CALLBACK_THREAD_NAME}
+
+
+def test_dispatcher_survives_failing_items(dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture) -> None:
+    def fail() -> None:
+        raise SystemExit("would end a plain thread")
+
+    with caplog.at_level(logging.ERROR, logger="target_async"):
+        dispatcher.submit(fail)
+        done = threading.Event()
+        dispatcher.submit(done.set)
+        assert done.wait(5)
+    assert dispatcher.thread.is_alive()
+    assert "would end a plain thread" in caplog.text
+
+
+def test_call_later_runs_in_due_order(dispatcher: Dispatcher) -> None:
+    seen: list[str] = []
+    start = time.monotonic()
+    dispatcher.call_later(0.06, lambda: seen.append("late"))
+    dispatcher.call_later(0.02, lambda: seen.append("early"))
+    dispatcher.submit(lambda: seen.append("now"))
+    deadline = time.monotonic() + 5
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert seen == ["now", "early", "late"]
+    assert time.monotonic() - start >= 0.06
+
+
+def test_flush_from_the_dispatcher_thread_does_not_wait(dispatcher: Dispatcher) -> None:
+    answers: list[bool] = []
+    dispatcher.submit(lambda: answers.append(dispatcher.flush(5)))
+    assert dispatcher.flush(5)
+    assert answers == [False]
+
+
+def test_stop_runs_what_was_queued_and_later_items_run_inline() -> None:
+    d = Dispatcher()
+    seen: list[str] = []
+    d.submit(lambda: (time.sleep(0.05), seen.append("queued")))
+    d.stop(5)
+    assert seen == ["queued"] and not d.thread.is_alive()
+    d.submit(lambda: seen.append(threading.current_thread().name))  # nothing is ever lost
+    assert seen[-1] == threading.current_thread().name
+
+
+# -- the loop thread and leases ---------------------------------------------------------------------------
+
+
+def test_threads_start_with_the_first_lease_and_stop_with_the_last() -> None:
+    assert shim_threads() == []
+    first = Bridge("Thing", "AsyncThing")
+    second = Bridge("Thing", "AsyncThing")
+    assert first.generation is second.generation  # one loop for every client
+    assert sorted(t.name for t in shim_threads()) == sorted([CALLBACK_THREAD_NAME, LOOP_THREAD_NAME])
+    first.close()
+    assert len(shim_threads()) == 2
+    second.close()
+    assert shim_threads() == []  # joined before close() returned
+    third = Bridge("Thing", "AsyncThing")  # a new lease starts a new generation
+    assert third.generation is not first.generation
+    assert third.run(_answer, what="x") == 42
+    third.close()
+
+
+async def _answer() -> int:
+    await asyncio.sleep(0)
+    return 42
+
+
+def test_run_returns_and_raises(bridge: Bridge) -> None:
+    assert bridge.run(_answer, what="x") == 42
+
+    async def fail() -> None:
+        raise LookupError("nope")
+
+    with pytest.raises(LookupError, match="nope"):
+        bridge.run(fail, what="x")
+
+
+def test_coroutines_run_on_the_loop_thread_with_the_callers_context(bridge: Bridge) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+
+    async def probe() -> tuple[str, str]:
+        return threading.current_thread().name, var.get()
+
+    assert bridge.run(probe, what="x") == (LOOP_THREAD_NAME, "caller")
+
+
+def test_base_exceptions_reach_the_caller_and_the_loop_survives(bridge: Bridge) -> None:
+    async def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bridge.run(interrupt, what="x")
+    assert bridge.generation.thread.is_alive()
+    assert bridge.run(_answer, what="x") == 42
+
+
+def test_cancelling_the_future_cancels_the_task(bridge: Bridge) -> None:
+    started = threading.Event()
+    cancelled = threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    future = bridge.submit(forever)
+    assert started.wait(5)
+    assert future.cancel()
+    assert cancelled.wait(5)
+
+
+def test_submissions_do_not_wait_for_the_loop(bridge: Bridge) -> None:
+    gate = threading.Event()
+    bridge.generation.loop.call_soon_threadsafe(lambda: gate.wait(5))  # the loop thread is now stuck
+    start = time.monotonic()
+    futures = [bridge.submit(_answer) for _ in range(50)]
+    elapsed = time.monotonic() - start
+    gate.set()
+    assert [f.result(5) for f in futures] == [42] * 50
+    assert elapsed < 1.0
+
+
+def test_calls_from_the_loop_thread_are_refused(bridge: Bridge) -> None:
+    def nested() -> None:
+        bridge.run(_answer, what="x")
+
+    with pytest.raises(WrongThreadError, match="cannot be called from its own event-loop thread.*AsyncThing"):
+        bridge.generation.call_sync(nested)
+
+
+# -- close ------------------------------------------------------------------------------------------------
+
+
+def _sleeper(seconds: float, done: list[float]):
+    async def sleep() -> float:
+        await asyncio.sleep(seconds)
+        done.append(seconds)
+        return seconds
+
+    return sleep
+
+
+def test_close_finishes_calls_in_flight() -> None:
+    b = Bridge("Thing", "AsyncThing")
+    done: list[float] = []
+    futures = [b.submit(_sleeper(0.1, done)) for _ in range(10)]
+    b.close()
+    assert [f.result(0) for f in futures] == [0.1] * 10 and len(done) == 10
+    with pytest.raises(ClientClosedError, match="this Thing is closed"):
+        b.submit(_answer)
+    b.close()  # idempotent
+
+
+def test_close_can_cancel_calls_in_flight() -> None:
+    b = Bridge("Thing", "AsyncThing")
+    done: list[float] = []
+    futures = [b.submit(_sleeper(30, done)) for _ in range(10)]
+    start = time.monotonic()
+    b.close(cancel_pending=True)
+    assert time.monotonic() - start < 5
+    assert all(f.cancelled() for f in futures) and done == []
+
+
+def test_close_timeout_cancels_what_is_left() -> None:
+    b = Bridge("Thing", "AsyncThing")
+    done: list[float] = []
+    quick = b.submit(_sleeper(0.05, done))
+    slow = b.submit(_sleeper(30, done))
+    start = time.monotonic()
+    b.close(timeout=0.5)
+    assert time.monotonic() - start < 5
+    assert quick.result(0) == 0.05
+    assert slow.cancelled()
+
+
+def test_close_waits_for_cancelled_coroutines_before_closing_the_twin() -> None:
+    b = Bridge("Thing", "AsyncThing")
+    order: list[str] = []
+
+    async def slow_unwind() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.sleep(0.1)  # cleanup that needs the loop
+            order.append("unwound")
+
+    async def aclose() -> None:
+        order.append("aclose")
+
+    b.aclose = aclose
+    started = b.submit(slow_unwind)
+    time.sleep(0.05)
+    b.close(cancel_pending=True)
+    assert started.cancelled()
+    assert order == ["unwound", "aclose"]
+
+
+def test_unclosed_bridges_are_closed_by_shutdown() -> None:
+    b = Bridge("Thing", "AsyncThing")
+    done: list[float] = []
+    future = b.submit(_sleeper(0.05, done))
+    runner.shutdown(timeout=5)
+    assert future.result(0) == 0.05 and b.closed
+    assert shim_threads() == []
+
+
+def test_cancelled_before_start_never_runs(bridge: Bridge) -> None:
+    gate = threading.Event()
+    bridge.generation.loop.call_soon_threadsafe(lambda: gate.wait(5))
+    ran: list[int] = []
+
+    async def work() -> None:
+        ran.append(1)
+
+    future = bridge.submit(work)
+    assert future.cancel()
+    gate.set()
+    with pytest.raises(cf.CancelledError):
+        future.result(5)
+    assert bridge.run(_answer, what="x") == 42
+    assert ran == []
