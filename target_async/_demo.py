@@ -226,7 +226,9 @@ async def _repository(repo: AsyncRepositoryClient) -> dict[str, Any]:
     )
     _say(f'   patch priority 5 -> 6 with If-Match "{current.etag}" -> etag {receipt.etag}')
     try:
-        await repo.patch_instance(cid, target.instance_id, Schema.PERSONALIZED_OFFER, patch.operations, if_match=current.etag)
+        await repo.patch_instance(
+            cid, target.instance_id, Schema.PERSONALIZED_OFFER, patch.operations, if_match=current.etag
+        )
     except ConflictError as exc:
         _say(f'   the same patch again with the stale If-Match "{current.etag}" -> {exc.status} {type(exc).__name__}')
 
@@ -336,7 +338,8 @@ def _legacy(base: str) -> None:
         ready.wait(5)
         _say(f"   client_ready fired on thread {seen.get('ready')!r}")
         request = DeliveryRequest(
-            context=Context(channel=ChannelType.WEB), execute=ExecuteRequest(mboxes=[MboxRequest(name=AB_MBOX, index=1)])
+            context=Context(channel=ChannelType.WEB),
+            execute=ExecuteRequest(mboxes=[MboxRequest(name=AB_MBOX, index=1)]),
         )
         got: list[Any] = []
 
@@ -347,8 +350,7 @@ def _legacy(base: str) -> None:
             got.append((threading.current_thread().name, error))
 
         results = [
-            client.get_offers({"request": request, "callback": on_response, "err_callback": on_error})
-            for _ in range(5)
+            client.get_offers({"request": request, "callback": on_response, "err_callback": on_error}) for _ in range(5)
         ]
         values = [r.get(timeout=10) for r in results]
         threads = sorted({name for name, _ in got})

@@ -59,14 +59,27 @@ def _nothing_sent(exc: httpx.TransportError) -> bool:
     """Whether the failed attempt certainly never reached the server (so repeating it is always safe)."""
     if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return False
-    cause = exc.__cause__
     # httpx-aiohttp maps every aiohttp connection error, a server disconnect after sending included, to
     # ConnectTimeout: only aiohttp's connector errors really mean "not sent".
-    return not (
+    return not _aiohttp_disconnect(exc)
+
+
+def _aiohttp_disconnect(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return (
         _aiohttp is not None
         and isinstance(cause, _aiohttp.ClientConnectionError)
         and not isinstance(cause, _aiohttp.ClientConnectorError)
     )
+
+
+def _transport_error(exc: httpx.TransportError, what: str, request_id: str) -> TransportError:
+    """The SDK error for an httpx transport failure (a lost connection is never reported as a timeout)."""
+    if isinstance(exc, httpx.TimeoutException) and not _aiohttp_disconnect(exc):
+        return RequestTimeoutError(f"{what} timed out: {exc} (request id {request_id})")
+    if isinstance(exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError):
+        return ConnectError(f"{what} failed: {exc!r} (request id {request_id})")
+    return TransportError(f"{what} failed: {exc!r} (request id {request_id})")
 
 
 @contextlib.asynccontextmanager
@@ -226,17 +239,6 @@ class HTTPCore:
                 raise RequestTimeoutError(
                     f"{method} {request.url.path} timed out after {budget:g} s (request id {request_id})"
                 ) from exc
-            except httpx.TimeoutException as exc:
-                if attempt < self.retries.max_retries and (idempotent or _nothing_sent(exc)):
-                    delay = self.retries.delay(attempt)
-                    if delay is not None and time.monotonic() + delay < deadline:
-                        log.info("retrying %s %s after %s (request id %s)", method, request.url, exc, request_id)
-                        attempt += 1
-                        await anyio.sleep(delay)
-                        continue
-                raise RequestTimeoutError(
-                    f"{method} {request.url.path} timed out: {exc} (request id {request_id})"
-                ) from exc
             except httpx.TransportError as exc:
                 if attempt < self.retries.max_retries and (idempotent or _nothing_sent(exc)):
                     delay = self.retries.delay(attempt)
@@ -245,8 +247,7 @@ class HTTPCore:
                         attempt += 1
                         await anyio.sleep(delay)
                         continue
-                cls = ConnectError if isinstance(exc, httpx.NetworkError | httpx.ConnectTimeout) else TransportError
-                raise cls(f"{method} {request.url} failed: {exc!r} (request id {request_id})") from exc
+                raise _transport_error(exc, f"{method} {request.url.path}", request_id) from exc
             status = response.status_code
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
