@@ -42,6 +42,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ._delivery import DeliveryEngine
 from ._faults import DELIVERY_PATH, FaultConfig, FaultState, StatusBurst, drop_connection
 from ._repository import (
     ApiError,
@@ -435,8 +436,6 @@ def create_app(
         faults = FaultConfig.from_dict(faults)
     fixture_data = _load_fixtures(fixtures)
     if delivery_engine is None:
-        from ._delivery import DeliveryEngine
-
         delivery_engine = DeliveryEngine(fixture_data, seed=seed, clock=clock)
     emulator = Emulator(
         store=Store(db_path),

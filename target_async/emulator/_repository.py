@@ -45,9 +45,11 @@ Decisions (``[decision]`` items of the spec and the gaps it leaves):
 - Lists are served from indexes (``_store``) when every sort key is one of ``instanceId``,
   ``repo:createdDate``, ``repo:lastModifiedDate``, ``_instance.xdm:name``, ``_instance.xdm:status`` and every
   filter is a comparison on one of those (or ``_instance.@id``, ``repo:etag``) that SQL can express;
-  anything else (regex, other paths, search) scans the partition in Python.
+  anything else (regex, other paths, search) scans the partition in Python. On the indexed path
+  ``xdm:name``/``xdm:status`` compare as plain strings (a name that looks like a date is not read as one).
 - Deletes (``delete_mode``): ``"async"`` answers 202 + ``Location: /{cid}/operations/{opId}`` (+
-  ``Retry-After`` when configured); the first ``delete_pending_polls`` polls answer 202 with the same
+  ``Retry-After``, default ``0``) and a body ``{"operation": "delete", "instanceId", "@id", "outcome":
+  "pending", ...receipt}``; the first ``delete_pending_polls`` polls answer 202 with the same
   ``Location``, the next one runs the reference check and answers 200 with the outcome, which stays readable
   until reset. A second DELETE while pending returns the same operation. ``"immediate"``: 200 + receipt and
   outcome, or 422 with ``referencedBy``. ``"no-location"``: 202 with no ``Location`` and an empty body; the
@@ -64,7 +66,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
@@ -183,12 +185,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 def parse_json(raw: bytes, what: str = "request body") -> Any:
     """Parse JSON strictly (no NaN/Infinity); ``ValueError`` with a readable reason otherwise."""
     if not raw.strip():
         raise ValueError(f"the {what} is empty")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise ValueError(f"the {what} is nested too deeply") from None
     except UnicodeDecodeError:
@@ -655,7 +664,6 @@ class ListQuery:
     filters: list[Filter]
     ids: list[str]
     search: Search | None
-    params: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -741,14 +749,17 @@ class Repository:
         tid = self._tenants.get(key)
         if tid is not None:
             return tid
-        with self.store.transaction():
-            tid = self.store.tenant_id(org, sandbox)
-            if tid is None:
-                if not create:
-                    return None
-                tid = self.store.create_tenant(org, sandbox)
-                cid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"target-async-emulator:{org}:{sandbox}"))
-                self._insert_container(tid, cid, sandbox, f"Decisioning container ({sandbox})", DEFAULT_PRODUCTS)
+        tid = self.store.tenant_id(org, sandbox)
+        if tid is None:
+            if not create:
+                return None
+            with self.store.transaction():
+                tid = self.store.tenant_id(org, sandbox)  # again, under the write lock
+                if tid is None:
+                    tid = self.store.create_tenant(org, sandbox)
+                    cid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"target-async-emulator:{org}:{sandbox}"))
+                    name = f"Decisioning container ({sandbox})"
+                    self._insert_container(tid, cid, sandbox, name, DEFAULT_PRODUCTS)
         self._tenants[key] = tid
         return tid
 
@@ -1277,7 +1288,7 @@ class Repository:
             terms = parse_query(last("q") or "")
             if terms:
                 query = Search(terms, qop == "and", fields)
-        return ListQuery(schema, keys, limit, start, filters, ids, query, params)
+        return ListQuery(schema, keys, limit, start, filters, ids, query)
 
     async def list(self, request: Request, caller: Caller, *, search: bool = False) -> Response:
         cid = request.path_params["containerId"]

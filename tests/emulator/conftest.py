@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -111,24 +112,36 @@ class Repo:
         return await self.client.delete(self.url(f"/instances/{iid}"), headers={**self.headers, **headers})
 
     async def list(self, kind: str, *extra: tuple[str, str], path: str = "/instances", **params: str) -> httpx.Response:
-        query = [("schema", SCHEMAS[kind]), *params.items(), *extra]
+        query: builtins.list[tuple[str, str | int | float | bool | None]] = [
+            ("schema", SCHEMAS[kind]),
+            *params.items(),
+            *extra,
+        ]
         return await self.client.get(self.url(path), params=query, headers=self.headers)
 
     async def follow(self, href: str) -> httpx.Response:
         return await self.client.get(f"{BASE}/{href.lstrip('/')}", headers=self.headers)
 
-    async def all_pages(self, kind: str, *extra: tuple[str, str], path: str = "/instances", **params: str) -> list[list[dict[str, Any]]]:
-        """Every page, following ``_links.next``."""
+    async def all_bodies(
+        self, kind: str, *extra: tuple[str, str], path: str = "/instances", **params: str
+    ) -> builtins.list[dict[str, Any]]:
+        """Every page body, following ``_links.next``."""
         r = await self.list(kind, *extra, path=path, **params)
-        pages = []
+        bodies: builtins.list[dict[str, Any]] = []
         while True:
             assert r.status_code == 200, r.text
-            body = r.json()
-            pages.append(body["_embedded"]["results"])
-            nxt = body["_links"].get("next")
+            bodies.append(r.json())
+            nxt = bodies[-1]["_links"].get("next")
             if nxt is None:
-                return pages
+                return bodies
+            assert len(bodies) < 10_000, "paging does not terminate"
             r = await self.follow(nxt["href"])
+
+    async def all_pages(
+        self, kind: str, *extra: tuple[str, str], path: str = "/instances", **params: str
+    ) -> builtins.list[builtins.list[dict[str, Any]]]:
+        """Every page's results, following ``_links.next``."""
+        return [b["_embedded"]["results"] for b in await self.all_bodies(kind, *extra, path=path, **params)]
 
     # -- a small graph of business objects ---------------------------------------------------------------
 
@@ -169,7 +182,7 @@ class Repo:
         inst = {"xdm:name": name, "xdm:status": "approved", "xdm:representations": [self.representation(placement_id)]}
         return await self.create("fallback", inst)
 
-    async def offer_filter(self, name: str, ids: list[str], filter_type: str = "offers") -> dict[str, Any]:
+    async def offer_filter(self, name: str, ids: builtins.list[str], filter_type: str = "offers") -> dict[str, Any]:
         return await self.create("filter", {"xdm:name": name, "xdm:filterType": filter_type, "ids": ids})
 
 

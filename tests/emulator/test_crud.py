@@ -129,6 +129,18 @@ async def test_bare_instance_media_types(client, repo):
         ),
         (
             f'application/vnd.adobe.platform.xcore.hal+json; schema="{TAG_SCHEMA}"',
+            b'{"_instance": {"xdm:name": "t", "n": 1e999}, "_links": {}}',
+            400,
+            "out of range",
+        ),
+        (
+            f'application/vnd.adobe.platform.xcore.hal+json; schema="{TAG_SCHEMA}"',
+            b'{"_instance": {"xdm:name": "t", "n": ' + b"9" * 5000 + b'}, "_links": {}}',
+            400,
+            "JSON",
+        ),
+        (
+            f'application/vnd.adobe.platform.xcore.hal+json; schema="{TAG_SCHEMA}"',
             b'{"_instance": ' * 5000 + b"1" + b"}" * 5000,
             400,
             "nested too deeply",
@@ -154,7 +166,9 @@ async def test_oversized_body_is_413(make_repo):
 
 async def test_create_in_unknown_container_is_404(client, repo):
     r = await client.post(
-        f"{repo.BASE}/nope/instances", json={"_instance": {"xdm:name": "t"}, "_links": {}}, headers={**repo.headers, "Content-Type": repo.hal("tag")}
+        f"{repo.BASE}/nope/instances",
+        json={"_instance": {"xdm:name": "t"}, "_links": {}},
+        headers={**repo.headers, "Content-Type": repo.hal("tag")},
     )
     assert r.status_code == 404 and "nope" in r.json()["message"]
 
@@ -314,7 +328,9 @@ async def test_patch_result_is_validated_like_put(repo):
 @pytest.mark.parametrize("header", ['"1"', "1", 'W/"1"', '"7", "1"', "*"])
 async def test_if_match_forms_are_accepted(repo, header):
     receipt = await repo.tag("t")
-    r = await repo.patch(receipt["instanceId"], [{"op": "replace", "path": "/_instance/xdm:name", "value": "u"}], **{"If-Match": header})
+    r = await repo.patch(
+        receipt["instanceId"], [{"op": "replace", "path": "/_instance/xdm:name", "value": "u"}], **{"If-Match": header}
+    )
     assert r.status_code == 200, r.text
 
 
@@ -336,10 +352,12 @@ async def test_fifty_concurrent_conditional_writers_exactly_one_wins(repo, metho
 
     async def writer(n: int) -> int:
         if method == "PATCH":
-            r = await repo.patch(iid, [{"op": "replace", "path": "/_instance/xdm:name", "value": f"w{n}"}], **{"If-Match": '"1"'})
+            r = await repo.patch(
+                iid, [{"op": "replace", "path": "/_instance/xdm:name", "value": f"w{n}"}], **{"If-Match": '"1"'}
+            )
         else:
             r = await repo.put("tag", iid, {"xdm:name": f"w{n}"}, **{"If-Match": '"1"'})
-        return r.status_code
+        return int(r.status_code)
 
     statuses = await asyncio.gather(*(writer(n) for n in range(50)))
     assert sorted(statuses) == [200] + [409] * 49
@@ -350,6 +368,33 @@ async def test_fifty_concurrent_conditional_writers_exactly_one_wins(repo, metho
 async def test_each_write_increments_the_etag(repo):
     receipt = await repo.tag("t")
     for n in range(2, 6):
-        r = await repo.patch(receipt["instanceId"], [{"op": "replace", "path": "/_instance/xdm:name", "value": f"n{n}"}])
+        r = await repo.patch(
+            receipt["instanceId"], [{"op": "replace", "path": "/_instance/xdm:name", "value": f"n{n}"}]
+        )
         assert r.json()["repo:etag"] == n and r.headers["etag"] == f'"{n}"'
     assert (await repo.get(receipt["instanceId"], **{"If-None-Match": '"5"'})).status_code == 304
+
+
+async def test_a_file_database_persists_across_apps_and_lifespans(tmp_path, repo_class):
+    import httpx
+
+    from target_async.emulator import create_app
+
+    db = tmp_path / "emu.db"
+    app = create_app(db_path=db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emu") as c:
+        repo = await repo_class(c).init()
+        receipt = await repo.tag("persisted")
+        # a lifespan shutdown closes the file; the next request reopens it
+        async with app.router.lifespan_context(app):
+            pass
+        assert (await repo.get(receipt["instanceId"])).status_code == 200
+    app.state.emulator.close()
+    again = create_app(db_path=str(db))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=again), base_url="http://emu") as c:
+        repo2 = await repo_class(c).init()
+        assert repo2.cid == repo.cid
+        env = (await repo2.get(receipt["instanceId"])).json()
+        assert env["_instance"]["xdm:name"] == "persisted"
+        assert (await repo2.post("tag", {"xdm:name": "persisted"})).status_code == 422  # still unique
+    again.state.emulator.close()

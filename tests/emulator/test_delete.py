@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 RECEIPT_KEYS = {"repo:etag", "repo:createdDate", "repo:lastModifiedDate", "repo:createdBy", "repo:lastModifiedBy"}
 
 
-async def _referenced_placement(repo):
+async def _referenced_placement(repo: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     placement = await repo.placement()
     offer = await repo.offer("o", placement["@id"])
     return placement, offer
@@ -34,7 +36,7 @@ async def test_async_delete_confirmed_after_pending_polls(make_repo):
         assert body["operation"] == "delete" and body["outcome"] == "confirmed"
         assert body["instanceId"] == tag["instanceId"] and body["@id"] == tag["@id"]
         assert body["referencedBy"] == [] and body["reason"]
-        assert RECEIPT_KEYS <= set(body)
+        assert set(body) >= RECEIPT_KEYS
         assert (await repo.get(tag["instanceId"])).status_code == 404
         assert (await repo.list("tag")).json()["_embedded"]["total"] == 0
         # the outcome stays readable
@@ -67,7 +69,9 @@ async def test_the_check_runs_at_decision_time(repo):
     r = await repo.delete(placement["instanceId"])
     location = r.headers["location"]
     # remove the reference while the delete is pending: it is then confirmed
-    assert (await repo.patch(offer["instanceId"], [{"op": "remove", "path": "/_instance/xdm:representations"}])).status_code == 200
+    assert (
+        await repo.patch(offer["instanceId"], [{"op": "remove", "path": "/_instance/xdm:representations"}])
+    ).status_code == 200
     await repo.follow(location)
     assert (await repo.follow(location)).json()["outcome"] == "confirmed"
 
@@ -103,7 +107,7 @@ async def test_immediate_mode(make_repo):
         assert r.status_code == 200
         body = r.json()
         assert body["outcome"] == "confirmed" and body["instanceId"] == offer["instanceId"]
-        assert body["@id"] == offer["@id"] and RECEIPT_KEYS <= set(body)
+        assert body["@id"] == offer["@id"] and set(body) >= RECEIPT_KEYS
         assert (await repo.get(offer["instanceId"])).status_code == 404
         # a referenced instance is refused with 422 and the referencing instances
         other = await repo.offer("o2", placement["@id"])
@@ -111,7 +115,9 @@ async def test_immediate_mode(make_repo):
         assert r.status_code == 422
         err = r.json()
         assert err["status"] == 422 and err["outcome"] == "rejected"
-        assert err["referencedBy"] == [{"instanceId": other["instanceId"], "@id": other["@id"], "schema": repo.SCHEMAS["offer"]}]
+        assert err["referencedBy"] == [
+            {"instanceId": other["instanceId"], "@id": other["@id"], "schema": repo.SCHEMAS["offer"]}
+        ]
         assert (await repo.get(placement["instanceId"])).status_code == 200
 
 
@@ -179,7 +185,9 @@ async def test_never_resolving_delete_check(client, repo):
 
 
 async def test_never_resolving_no_location_delete(make_repo):
-    async with make_repo(delete_mode="no-location", delete_pending_polls=0, faults={"deleteNeverResolves": True}) as repo:
+    async with make_repo(
+        delete_mode="no-location", delete_pending_polls=0, faults={"deleteNeverResolves": True}
+    ) as repo:
         tag = await repo.tag("t")
         assert (await repo.delete(tag["instanceId"])).status_code == 202
         for _ in range(5):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 
@@ -12,7 +13,9 @@ ORG = "acme@AdobeOrg"
 URL = f"/rest/v1/delivery?imsOrgId={ORG}&sessionId=s1"
 FIXTURES = {
     "mboxes": {
-        "hero": {"experiences": [{"name": "A", "weight": 100, "options": [{"type": "json", "content": {"color": "red"}}]}]}
+        "hero": {
+            "experiences": [{"name": "A", "weight": 100, "options": [{"type": "json", "content": {"color": "red"}}]}]
+        }
     }
 }
 
@@ -20,12 +23,12 @@ FIXTURES = {
 class RecordingEngine:
     """A DeliveryHandler double that reports what the route gave it."""
 
-    def __init__(self, status=200, fail=False):
-        self.calls = []
+    def __init__(self, status: int = 200, fail: bool = False) -> None:
+        self.calls: list[dict[str, Any]] = []
         self.status = status
         self.fail = fail
 
-    def handle(self, body, query, repository, *, host):
+    def handle(self, body: Any, query: Any, repository: Any, *, host: str) -> tuple[int, dict[str, Any]]:
         if self.fail:
             raise RuntimeError("boom")
         seen = {
@@ -39,7 +42,7 @@ class RecordingEngine:
         return self.status, {"status": self.status, "echo": body}
 
 
-async def _client(engine, **kw):
+async def _client(engine: Any, **kw: Any) -> httpx.AsyncClient:
     app = create_app(delivery_engine=engine, **kw)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emu")
 
@@ -95,13 +98,14 @@ async def test_the_engine_gets_body_query_host_and_the_prod_sandbox_view(make_cl
 
 async def test_unknown_org_sees_an_empty_repository_and_creates_no_tenant():
     engine = RecordingEngine()
-    async with await _client(engine) as c:
+    app = create_app(delivery_engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://emu") as c:
         r = await c.post("/rest/v1/delivery?imsOrgId=nobody@AdobeOrg&sessionId=s", json={})
         assert r.status_code == 200
         assert engine.calls[0]["seen"] == {"offers": [], "activities": []}
         r = await c.post("/rest/v1/delivery?sessionId=s", json={})
         assert r.status_code == 200 and engine.calls[1]["seen"]["offers"] == []
-        store = c._transport.app.state.emulator.store
+        store = app.state.emulator.store
         assert store.tenant_id("nobody@AdobeOrg", "prod") is None
 
 

@@ -14,7 +14,9 @@ BODY = {"execute": {"mboxes": [{"name": "hero", "index": 1}]}}
 
 
 async def test_status_burst_with_retry_after_then_recovery(client, repo):
-    r = await client.post("/_emulator/faults", json={"bursts": [{"route": "GET instances", "status": 429, "count": 2, "retryAfter": 3}]})
+    r = await client.post(
+        "/_emulator/faults", json={"bursts": [{"route": "GET instances", "status": 429, "count": 2, "retryAfter": 3}]}
+    )
     assert r.status_code == 200
     assert r.json()["bursts"][0]["count"] == 2
     for _ in range(2):
@@ -38,7 +40,10 @@ async def test_burst_on_the_delivery_route_uses_the_delivery_error_shape(client)
 
 
 async def test_unlimited_burst_without_retry_after_and_reset(client, repo):
-    await client.post("/_emulator/faults", json={"bursts": [{"route": "repository", "status": 502, "count": None, "retryAfter": None}]})
+    await client.post(
+        "/_emulator/faults",
+        json={"bursts": [{"route": "repository", "status": 502, "count": None, "retryAfter": None}]},
+    )
     for _ in range(3):
         r = await repo.list("tag")
         assert r.status_code == 502 and "retry-after" not in r.headers
@@ -59,7 +64,9 @@ async def test_latency_is_per_route(client, repo):
     fast = time.monotonic() - t0
     assert slow >= 0.25 and fast < 0.2
     # a counted latency rule expires
-    await client.post("/_emulator/faults", json={"latency": [{"route": "GET instances", "seconds": 0.2, "count": 1}], "replace": True})
+    await client.post(
+        "/_emulator/faults", json={"latency": [{"route": "GET instances", "seconds": 0.2, "count": 1}], "replace": True}
+    )
     t0 = time.monotonic()
     await repo.list("tag")
     await repo.list("tag")
@@ -77,7 +84,9 @@ async def test_dropped_connection_through_asgi_transport_raises(client, repo):
 
 
 async def test_faults_from_create_app(make_repo):
-    faults = FaultConfig(bursts=[StatusBurst(route="POST instances", status=500, count=1, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")])
+    faults = FaultConfig(
+        bursts=[StatusBurst(route="POST instances", status=500, count=1, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")]
+    )
     async with make_repo(faults=faults) as repo:
         r = await repo.post("tag", {"xdm:name": "t"})
         assert r.status_code == 500 and r.headers["retry-after"] == "Wed, 21 Oct 2015 07:28:00 GMT"
@@ -90,7 +99,9 @@ async def test_admin_post_appends_and_replace_replaces(client):
     await client.post("/_emulator/faults", json={"drops": [{"route": "search"}]})
     r = await client.post("/_emulator/faults", json={"latency": [{"route": "*", "seconds": 0}]})
     assert len(r.json()["drops"]) == 1 and len(r.json()["latency"]) == 1
-    r = await client.post("/_emulator/faults", json={"replace": True, "bursts": [{"route": "delivery", "retry_after": 2}]})
+    r = await client.post(
+        "/_emulator/faults", json={"replace": True, "bursts": [{"route": "delivery", "retry_after": 2}]}
+    )
     assert r.json()["drops"] == [] and r.json()["latency"] == [] and r.json()["bursts"][0]["retryAfter"] == 2
 
 

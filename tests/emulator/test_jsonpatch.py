@@ -20,21 +20,49 @@ from target_async.emulator._jsonpatch import (
         ({"foo": ["bar", "baz"]}, [{"op": "add", "path": "/foo/1", "value": "qux"}], {"foo": ["bar", "qux", "baz"]}),
         ({"baz": "qux", "foo": "bar"}, [{"op": "remove", "path": "/baz"}], {"foo": "bar"}),
         ({"foo": ["bar", "qux", "baz"]}, [{"op": "remove", "path": "/foo/1"}], {"foo": ["bar", "baz"]}),
-        ({"baz": "qux", "foo": "bar"}, [{"op": "replace", "path": "/baz", "value": "boo"}], {"baz": "boo", "foo": "bar"}),
+        (
+            {"baz": "qux", "foo": "bar"},
+            [{"op": "replace", "path": "/baz", "value": "boo"}],
+            {"baz": "boo", "foo": "bar"},
+        ),
         (
             {"foo": {"bar": "baz", "waldo": "fred"}, "qux": {"corge": "grault"}},
             [{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}],
             {"foo": {"bar": "baz"}, "qux": {"corge": "grault", "thud": "fred"}},
         ),
-        ({"foo": ["all", "grass", "cows", "eat"]}, [{"op": "move", "from": "/foo/1", "path": "/foo/3"}], {"foo": ["all", "cows", "eat", "grass"]}),
-        ({"foo": "bar"}, [{"op": "add", "path": "/child", "value": {"grandchild": {}}}], {"foo": "bar", "child": {"grandchild": {}}}),
-        ({"foo": ["bar"]}, [{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}], {"foo": ["bar", ["abc", "def"]]}),
+        (
+            {"foo": ["all", "grass", "cows", "eat"]},
+            [{"op": "move", "from": "/foo/1", "path": "/foo/3"}],
+            {"foo": ["all", "cows", "eat", "grass"]},
+        ),
+        (
+            {"foo": "bar"},
+            [{"op": "add", "path": "/child", "value": {"grandchild": {}}}],
+            {"foo": "bar", "child": {"grandchild": {}}},
+        ),
+        (
+            {"foo": ["bar"]},
+            [{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}],
+            {"foo": ["bar", ["abc", "def"]]},
+        ),
         ({"/": 1, "~": 2}, [{"op": "replace", "path": "/~1", "value": 3}, {"op": "remove", "path": "/~0"}], {"/": 3}),
-        ({"a": {"b": 1}}, [{"op": "copy", "from": "/a", "path": "/c"}, {"op": "add", "path": "/c/b", "value": 2}], {"a": {"b": 1}, "c": {"b": 2}}),
+        (
+            {"a": {"b": 1}},
+            [{"op": "copy", "from": "/a", "path": "/c"}, {"op": "add", "path": "/c/b", "value": 2}],
+            {"a": {"b": 1}, "c": {"b": 2}},
+        ),
         ({"a": 1}, [{"op": "replace", "path": "", "value": [1]}], [1]),
         ({"a": 1}, [{"op": "move", "from": "/a", "path": "/a"}], {"a": 1}),
-        ({"baz": "qux", "foo": ["a", 2, "c"]}, [{"op": "test", "path": "/baz", "value": "qux"}, {"op": "test", "path": "/foo/1", "value": 2}], {"baz": "qux", "foo": ["a", 2, "c"]}),
-        ({"a": {"x": 1, "y": [1.0]}}, [{"op": "test", "path": "/a", "value": {"y": [1], "x": 1}}], {"a": {"x": 1, "y": [1.0]}}),
+        (
+            {"baz": "qux", "foo": ["a", 2, "c"]},
+            [{"op": "test", "path": "/baz", "value": "qux"}, {"op": "test", "path": "/foo/1", "value": 2}],
+            {"baz": "qux", "foo": ["a", 2, "c"]},
+        ),
+        (
+            {"a": {"x": 1, "y": [1.0]}},
+            [{"op": "test", "path": "/a", "value": {"y": [1], "x": 1}}],
+            {"a": {"x": 1, "y": [1.0]}},
+        ),
     ],
 )
 def test_rfc6902_examples(doc, patch, expected):

@@ -73,9 +73,9 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
     acked: dict[str, str] = {}
     with serve(db, log) as (base, proc):
         with httpx.Client(base_url=base, headers=HEADERS, timeout=10) as http:
-            cid = http.get("/data/core/xcore/").json()["_embedded"]["https://ns.adobe.com/experience/xcore/container"][0][
-                "instanceId"
-            ]
+            cid = http.get("/data/core/xcore/").json()["_embedded"]["https://ns.adobe.com/experience/xcore/container"][
+                0
+            ]["instanceId"]
             half = threading.Event()
 
             def killer() -> None:
@@ -108,7 +108,9 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with serve(db, log) as (base, _), httpx.Client(base_url=base, headers=HEADERS, timeout=10) as http:
-        total = http.get(f"/data/core/xcore/{cid}/instances", params={"schema": TAG, "limit": "1"}).json()["_embedded"]["total"]
+        total = http.get(f"/data/core/xcore/{cid}/instances", params={"schema": TAG, "limit": "1"}).json()["_embedded"][
+            "total"
+        ]
         assert len(acked) <= total <= len(acked) + 1  # at most the one in flight at the kill
         for iid, name in acked.items():
             r = http.get(f"/data/core/xcore/{cid}/instances/{iid}")

@@ -19,7 +19,12 @@ HTML = "https://ns.adobe.com/experience/offer-management/content-component-html"
         ("offer", {"xdm:name": "o", "xdm:characteristics": {"k": 1}}, "_instance.xdm:characteristics.k", "string"),
         ("offer", {"xdm:name": "o", "xdm:characteristics": []}, "_instance.xdm:characteristics", "object"),
         ("offer", {"xdm:name": "o", "xdm:representations": {}}, "_instance.xdm:representations", "array"),
-        ("offer", {"xdm:name": "o", "xdm:representations": [{}]}, "_instance.xdm:representations[0].xdm:placement", "required"),
+        (
+            "offer",
+            {"xdm:name": "o", "xdm:representations": [{}]},
+            "_instance.xdm:representations[0].xdm:placement",
+            "required",
+        ),
         (
             "offer",
             {"xdm:name": "o", "xdm:representations": [{"xdm:placement": "p", "xdm:components": [{"dc:format": 1}]}]},
@@ -28,7 +33,10 @@ HTML = "https://ns.adobe.com/experience/offer-management/content-component-html"
         ),
         (
             "offer",
-            {"xdm:name": "o", "xdm:representations": [{"xdm:placement": "p", "xdm:components": [{"dc:language": [1]}]}]},
+            {
+                "xdm:name": "o",
+                "xdm:representations": [{"xdm:placement": "p", "xdm:components": [{"dc:language": [1]}]}],
+            },
             "_instance.xdm:representations[0].xdm:components[0].dc:language[0]",
             "string",
         ),
@@ -63,8 +71,18 @@ HTML = "https://ns.adobe.com/experience/offer-management/content-component-html"
             "_instance.xdm:cappingConstraint.xdm:profileCap",
             "integer >= 1",
         ),
-        ("offer", {"xdm:name": "o", "xdm:rank": {"xdm:priority": -1}}, "_instance.xdm:rank.xdm:priority", "integer >= 0"),
-        ("offer", {"xdm:name": "o", "xdm:rank": {"xdm:priority": "1"}}, "_instance.xdm:rank.xdm:priority", "integer >= 0"),
+        (
+            "offer",
+            {"xdm:name": "o", "xdm:rank": {"xdm:priority": -1}},
+            "_instance.xdm:rank.xdm:priority",
+            "integer >= 0",
+        ),
+        (
+            "offer",
+            {"xdm:name": "o", "xdm:rank": {"xdm:priority": "1"}},
+            "_instance.xdm:rank.xdm:priority",
+            "integer >= 0",
+        ),
         # fallback offer
         ("fallback", {"xdm:name": "f", "xdm:rank": {"xdm:priority": 1}}, "_instance.xdm:rank", "fallback"),
         ("fallback", {"xdm:name": "f", "xdm:cappingConstraint": {}}, "_instance.xdm:cappingConstraint", "fallback"),
@@ -81,7 +99,12 @@ HTML = "https://ns.adobe.com/experience/offer-management/content-component-html"
         ("tag", {"xdm:name": None}, "_instance.xdm:name", "null"),
         # offer filter
         ("filter", {"xdm:name": "f"}, "_instance.xdm:filterType", "required"),
-        ("filter", {"xdm:name": "f", "xdm:filterType": "someTags"}, "_instance.xdm:filterType", "offers, anyTags, allTags"),
+        (
+            "filter",
+            {"xdm:name": "f", "xdm:filterType": "someTags"},
+            "_instance.xdm:filterType",
+            "offers, anyTags, allTags",
+        ),
         ("filter", {"xdm:name": "f", "xdm:filterType": "offers", "ids": [1]}, "_instance.ids[0]", "string"),
         # activity
         ("activity", {"xdm:name": "a"}, "_instance.xdm:placement", "required"),
@@ -145,7 +168,11 @@ async def test_valid_tutorial_examples_are_accepted(repo):
                     ],
                 }
             ],
-            "xdm:selectionConstraint": {"xdm:startDate": DATE, "xdm:endDate": "2019-07-13T11:00:00+02:00", "xdm:eligibilityRule": rule["@id"]},
+            "xdm:selectionConstraint": {
+                "xdm:startDate": DATE,
+                "xdm:endDate": "2019-07-13T11:00:00+02:00",
+                "xdm:eligibilityRule": rule["@id"],
+            },
             "xdm:cappingConstraint": {"xdm:globalCap": 1000000, "xdm:profileCap": 5},
             "xdm:rank": {"xdm:priority": 0},
             "xdm:tags": [t["@id"] for t in tags],
@@ -178,13 +205,38 @@ async def test_references_must_exist_and_have_the_right_schema(repo):
     rule = await repo.rule()
     missing_placement = "xcore:offer-placement:0000000000000000"
     cases = [
-        ("offer", {"xdm:name": "o", "xdm:representations": [repo.representation(missing_placement)]}, "_instance.xdm:representations[0].xdm:placement", "does not exist"),
-        ("offer", {"xdm:name": "o", "xdm:representations": [repo.representation(tag["@id"])]}, "_instance.xdm:representations[0].xdm:placement", "is a tag, not an offer-placement"),
+        (
+            "offer",
+            {"xdm:name": "o", "xdm:representations": [repo.representation(missing_placement)]},
+            "_instance.xdm:representations[0].xdm:placement",
+            "does not exist",
+        ),
+        (
+            "offer",
+            {"xdm:name": "o", "xdm:representations": [repo.representation(tag["@id"])]},
+            "_instance.xdm:representations[0].xdm:placement",
+            "is a tag, not an offer-placement",
+        ),
         ("offer", {"xdm:name": "o", "xdm:tags": [tag["@id"], placement["@id"]]}, "_instance.xdm:tags[1]", "not a tag"),
-        ("offer", {"xdm:name": "o", "xdm:selectionConstraint": {"xdm:eligibilityRule": tag["@id"]}}, "_instance.xdm:selectionConstraint.xdm:eligibilityRule", "not an eligibility-rule"),
+        (
+            "offer",
+            {"xdm:name": "o", "xdm:selectionConstraint": {"xdm:eligibilityRule": tag["@id"]}},
+            "_instance.xdm:selectionConstraint.xdm:eligibilityRule",
+            "not an eligibility-rule",
+        ),
         ("fallback", {"xdm:name": "f", "xdm:tags": ["xcore:tag:1"]}, "_instance.xdm:tags[0]", "does not exist"),
-        ("filter", {"xdm:name": "f", "xdm:filterType": "offers", "ids": [tag["@id"]]}, "_instance.ids[0]", "not a personalized-offer"),
-        ("filter", {"xdm:name": "f", "xdm:filterType": "anyTags", "ids": [tag["@id"], rule["@id"]]}, "_instance.ids[1]", "not a tag"),
+        (
+            "filter",
+            {"xdm:name": "f", "xdm:filterType": "offers", "ids": [tag["@id"]]},
+            "_instance.ids[0]",
+            "not a personalized-offer",
+        ),
+        (
+            "filter",
+            {"xdm:name": "f", "xdm:filterType": "anyTags", "ids": [tag["@id"], rule["@id"]]},
+            "_instance.ids[1]",
+            "not a tag",
+        ),
     ]
     for kind, inst, prop, needle in cases:
         r = await repo.post(kind, inst)
@@ -196,7 +248,10 @@ async def test_representations_need_distinct_placements(repo):
     placement = await repo.placement()
     r = await repo.post(
         "offer",
-        {"xdm:name": "o", "xdm:representations": [repo.representation(placement["@id"]), repo.representation(placement["@id"])]},
+        {
+            "xdm:name": "o",
+            "xdm:representations": [repo.representation(placement["@id"]), repo.representation(placement["@id"])],
+        },
     )
     assert r.status_code == 422 and r.json()["property"] == "_instance.xdm:representations[1].xdm:placement"
 
@@ -237,7 +292,9 @@ async def test_tag_names_are_unique(repo):
     assert r.status_code == 422 and r.json()["property"] == "_instance.xdm:name" and "unique" in r.json()["message"]
     assert (await repo.post("tag", {"xdm:name": "Credit Card"})).status_code == 201  # case-sensitive
     second = await repo.tag("debit card")
-    r = await repo.patch(second["instanceId"], [{"op": "replace", "path": "/_instance/xdm:name", "value": "credit card"}])
+    r = await repo.patch(
+        second["instanceId"], [{"op": "replace", "path": "/_instance/xdm:name", "value": "credit card"}]
+    )
     assert r.status_code == 422
     # re-saving a tag under its own name is fine
     r = await repo.put("tag", first["instanceId"], {"xdm:name": "credit card"})
