@@ -222,13 +222,11 @@ async def _repository(repo: AsyncRepositoryClient) -> dict[str, Any]:
     assert current is not None
     patch = OfferPatch(current).set_priority(6).add_tag(loyalty.id or "")
     receipt = await repo.patch_instance(
-        cid, target.instance_id, Schema.PERSONALIZED_OFFER, patch.operations, if_match=current.etag
+        cid, target.instance_id, Schema.PERSONALIZED_OFFER, patch, if_match=current.etag
     )
     _say(f'   patch priority 5 -> 6 with If-Match "{current.etag}" -> etag {receipt.etag}')
     try:
-        await repo.patch_instance(
-            cid, target.instance_id, Schema.PERSONALIZED_OFFER, patch.operations, if_match=current.etag
-        )
+        await repo.patch_instance(cid, target.instance_id, Schema.PERSONALIZED_OFFER, patch, if_match=current.etag)
     except ConflictError as exc:
         _say(f'   the same patch again with the stale If-Match "{current.etag}" -> {exc.status} {type(exc).__name__}')
 
@@ -281,7 +279,7 @@ async def _decide(base: str, visitors: int) -> None:
     async with AsyncTargetClient(
         client=EMULATOR_CLIENT, organization_id=EMULATOR_ORG_ID, server_domain=base, secure=False
     ) as target:
-        items = []
+        items: list[dict[str, Any]] = []
         for n in range(visitors):
             profile = {"tier": "gold"} if n % 10 == 0 else {"tier": "silver"}
             request = DeliveryRequest(

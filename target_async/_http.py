@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 import time
 from collections.abc import Mapping
@@ -64,6 +65,12 @@ def _nothing_sent(exc: httpx.TransportError) -> bool:
     return not _aiohttp_disconnect(exc)
 
 
+def _ssl_context(path: str) -> ssl.SSLContext:
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)
+
+
 def _aiohttp_disconnect(exc: BaseException) -> bool:
     cause = exc.__cause__
     return (
@@ -73,9 +80,19 @@ def _aiohttp_disconnect(exc: BaseException) -> bool:
     )
 
 
+def _aiohttp_connection_failure(exc: BaseException) -> bool:
+    """httpx-aiohttp reports refused connections, TLS failures and disconnects as ConnectTimeout."""
+    cause = exc.__cause__
+    return (
+        _aiohttp is not None
+        and isinstance(cause, _aiohttp.ClientConnectionError)
+        and not isinstance(cause, _aiohttp.ServerTimeoutError)
+    )
+
+
 def _transport_error(exc: httpx.TransportError, what: str, request_id: str) -> TransportError:
-    """The SDK error for an httpx transport failure (a lost connection is never reported as a timeout)."""
-    if isinstance(exc, httpx.TimeoutException) and not _aiohttp_disconnect(exc):
+    """The SDK error for an httpx transport failure (a failed or lost connection is never called a timeout)."""
+    if isinstance(exc, httpx.TimeoutException) and not _aiohttp_connection_failure(exc):
         return RequestTimeoutError(f"{what} timed out: {exc} (request id {request_id})")
     if isinstance(exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError):
         return ConnectError(f"{what} failed: {exc!r} (request id {request_id})")
@@ -124,7 +141,9 @@ class HTTPCore:
     ) -> None:
         self.timeout = timeout
         self.retries = retries
-        self._verify = verify
+        # A CA bundle path becomes an SSLContext here, once per client (httpx deprecates str paths, and the
+        # official SDK re-reads certifi's bundle on every call).
+        self._verify = _ssl_context(verify) if isinstance(verify, str) else verify
         self._proxy = proxy
         self._http2 = http2
         self._limits = limits or httpx.Limits(max_connections=256, max_keepalive_connections=256)

@@ -72,15 +72,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, host: str = "127.0.0.1", port: int | None = None, timeout: float = 10.0) -> Iterator[str]:
+def serve(
+    app: Any, *, host: str = "127.0.0.1", port: int | None = None, timeout: float = 10.0, **uvicorn_options: Any
+) -> Iterator[str]:
     """Serve the ASGI ``app`` with uvicorn in a background thread; yield its base URL (``http://host:port``).
 
-    Needs uvicorn (``target-async[emulator]``).
+    ``uvicorn_options`` go to ``uvicorn.Config`` (e.g. ``ssl_certfile``/``ssl_keyfile``: the URL then starts
+    with ``https://``). Needs uvicorn (``target-async[emulator]``).
     """
     import uvicorn
 
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "access_log": False, **uvicorn_options}
+    config = uvicorn.Config(app, host=host, port=port, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"target-async-serve-{port}", daemon=True)
     thread.start()
@@ -89,8 +93,9 @@ def serve(app: Any, *, host: str = "127.0.0.1", port: int | None = None, timeout
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"the server on {host}:{port} did not start")
         time.sleep(0.01)
+    scheme = "https" if uvicorn_options.get("ssl_certfile") else "http"
     try:
-        yield f"http://{host}:{port}"
+        yield f"{scheme}://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout)

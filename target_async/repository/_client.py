@@ -175,7 +175,7 @@ class AsyncRepositoryClient(RepositoryBase):
         container_id: str,
         instance_id: str,
         schema: Schema | str | None,
-        operations: InstancePatch | list[Mapping[str, Any]],
+        operations: InstancePatch | Sequence[Mapping[str, Any]],
         *,
         if_match: int | str | None = None,
     ) -> Receipt:
