@@ -69,7 +69,7 @@ from .repository import (
     Schema,
     Tag,
 )
-from .sync import AsyncResult, TargetClient
+from .sync import AsyncResult, AsyncResultTimeout, RepositoryClient, TargetClient
 
 __all__ = [
     "Activity",
@@ -78,6 +78,7 @@ __all__ = [
     "APIError",
     "AsyncRepositoryClient",
     "AsyncResult",
+    "AsyncResultTimeout",
     "AsyncTargetClient",
     "AttributeNotFoundError",
     "Attributes",
@@ -119,6 +120,7 @@ __all__ = [
     "PrefetchRequest",
     "RateLimitError",
     "Receipt",
+    "RepositoryClient",
     "RequestTimeoutError",
     "RetryPolicy",
     "Schema",

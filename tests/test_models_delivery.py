@@ -57,9 +57,7 @@ needs_spec = pytest.mark.skipif(not SPEC_ROOT.is_dir(), reason=f"Delivery API sp
 DISCRIMINATOR_ARTIFACTS = frozenset({"$_type"})
 
 MODEL_CLASSES: dict[str, type[Any]] = {
-    name: obj
-    for name in delivery.__all__
-    if isinstance(obj := getattr(delivery, name), type) and attrs.has(obj)
+    name: obj for name in delivery.__all__ if isinstance(obj := getattr(delivery, name), type) and attrs.has(obj)
 }
 ENUM_CLASSES: dict[str, type[enum.Enum]] = {
     name: obj
@@ -161,9 +159,7 @@ def python_type(loc: Located) -> Any:
         return list[python_type(Located(node["items"], loc.file))]  # type: ignore[misc]
     if type_ == "object" or "additionalProperties" in node:
         values = node.get("additionalProperties")
-        return (
-            dict[str, str] if isinstance(values, dict) and values.get("type") == "string" else dict[str, Any]
-        )
+        return dict[str, str] if isinstance(values, dict) and values.get("type") == "string" else dict[str, Any]
     return _SCALARS.get(type_, Any)
 
 
@@ -184,9 +180,7 @@ def synthetic(loc: Located, depth: int = 0) -> Any:
         return [synthetic(Located(node["items"], loc.file), depth + 1)]
     if type_ == "object" or "additionalProperties" in node:
         values = node.get("additionalProperties")
-        return {
-            "key": synthetic(Located(values, loc.file), depth + 1) if isinstance(values, dict) else "value"
-        }
+        return {"key": synthetic(Located(values, loc.file), depth + 1) if isinstance(values, dict) else "value"}
     return {"string": "text", "integer": 7, "number": 2.5, "boolean": True}[type_]
 
 
@@ -543,9 +537,7 @@ def test_strict_converter_rejects_unknown_keys() -> None:
         strict_converter.structure({"status": 200, "newKey": 1}, DeliveryResponse)
     assert "newKey" in _validation_messages(info.value)
     with pytest.raises(ValidationError, match="newKey"):
-        serde.structure(
-            {"status": 200, "newKey": 1}, DeliveryResponse, conv=strict_converter, what="response"
-        )
+        serde.structure({"status": 200, "newKey": 1}, DeliveryResponse, conv=strict_converter, what="response")
 
 
 # --- 4. property test ---------------------------------------------------------------------------------------
@@ -582,9 +574,7 @@ def strategy_for(tp: Any, depth: int = 0) -> st.SearchStrategy[Any]:
         return st.sampled_from(tp)
     if attrs.has(tp):
         hints = typing.get_type_hints(tp)
-        fields = {
-            f.name: strategy_for(hints[f.name], depth + 1) for f in attrs.fields(tp) if f.name != "extras"
-        }
+        fields = {f.name: strategy_for(hints[f.name], depth + 1) for f in attrs.fields(tp) if f.name != "extras"}
         return st.builds(tp, **fields)
     scalars: dict[Any, st.SearchStrategy[Any]] = {
         str: st.text(max_size=12),
@@ -652,9 +642,7 @@ def test_wrong_type_names_the_field() -> None:
     assert info.value.field == "request.index"
 
     with pytest.raises(ValidationError) as info:
-        serde.structure(
-            {"context": {"channel": "web"}, "execute": {"mboxes": [{"index": "1"}]}}, DeliveryRequest
-        )
+        serde.structure({"context": {"channel": "web"}, "execute": {"mboxes": [{"index": "1"}]}}, DeliveryRequest)
     assert info.value.field == "request.execute.mboxes[0].index"
 
     with pytest.raises(ValidationError) as info:

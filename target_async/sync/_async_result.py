@@ -121,7 +121,7 @@ class AsyncResult(Generic[T]):
         self._wait(timeout, "AsyncResult.wait()")
 
     def _wait(self, timeout: float | None, what: str) -> None:
-        if self._event.is_set():
+        if self._event.is_set() or (timeout is not None and timeout <= 0):
             return
         if self._dispatcher.is_current():
             raise WrongThreadError(
@@ -134,8 +134,7 @@ class AsyncResult(Generic[T]):
                 "this AsyncResult belongs to the parent process (it was created before os.fork()); "
                 "it can never become ready in the child"
             )
-        if timeout is None or timeout > 0:
-            warn_if_blocking_a_loop(what, stacklevel=3)
+        warn_if_blocking_a_loop(what, stacklevel=3)
         self._event.wait(timeout)
 
     def get(self, timeout: float | None = None) -> T:

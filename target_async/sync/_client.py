@@ -11,16 +11,60 @@ import types
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, overload
 
 from .._exceptions import ConfigurationError, UsageError, ValidationError
 from ..delivery import AsyncTargetClient, Attributes, TargetDeliveryResponse
+from ..models import DeliveryRequest
 from ._async_result import AsyncResult
 from ._runner import Bridge, Dispatcher
 
-__all__ = ["TargetClient"]
+__all__ = ["CallOptions", "TargetClient"]
 
 T = TypeVar("T")
+
+
+class CallOptions(TypedDict, total=False):
+    """The documented per-call options of ``get_offers``, ``send_notifications`` and ``get_attributes``.
+
+    Only for type checkers: any mapping with these keys is accepted. A dict literal with ``callback`` (or
+    ``err_callback``) types the call as returning an :class:`AsyncResult`, one without as blocking.
+    """
+
+    request: DeliveryRequest | Mapping[str, Any]
+    target_cookie: str | None
+    target_location_hint: str | None
+    consumer_id: str | None
+    customer_ids: Any
+    session_id: str | None
+    decisioning_method: str | None
+    visitor: Any
+
+
+# (required keys through a second base: typing.Required needs Python 3.11)
+class _HasResponseCallback(TypedDict):
+    callback: Callable[[TargetDeliveryResponse], object]
+
+
+class _HasAttributesCallback(TypedDict):
+    callback: Callable[[Attributes], object]
+
+
+class _HasErrCallback(TypedDict):
+    err_callback: Callable[[BaseException], object]
+
+
+class _ResponseCallback(CallOptions, _HasResponseCallback, total=False):
+    err_callback: Callable[[BaseException], object] | None
+
+
+class _AttributesCallback(CallOptions, _HasAttributesCallback, total=False):
+    err_callback: Callable[[BaseException], object] | None
+
+
+class _ErrCallbackOnly(CallOptions, _HasErrCallback, total=False):
+    pass
+
 
 _CLIENT_READY = "client_ready"
 # client_ready fires once create() has returned and its caller has moved on (normally a few ms later), and
@@ -76,13 +120,23 @@ class TargetClient:
         self = cls.__new__(cls)
         self._bridge = bridge
         self._aclient = aclient
-        handlers = [h for name, h in aclient.events.items() if name == _CLIENT_READY]
-        if handlers:
-            _ReadyWatch(self, handlers, caller, bridge.dispatcher, aclient.logger).arm()
+        handler = aclient.events.get(_CLIENT_READY)
+        if handler is not None:
+            _ReadyWatch(self, handler, caller, bridge.dispatcher, aclient.logger).arm()
         return self
 
     # -- calls -----------------------------------------------------------------------------------------------
 
+    @overload
+    def get_offers(  # type: ignore[overload-overlap]  # the narrower signature comes first, on purpose
+        self, options: _ResponseCallback | _ErrCallbackOnly
+    ) -> AsyncResult[TargetDeliveryResponse]: ...
+    @overload
+    def get_offers(self, options: CallOptions | None = None) -> TargetDeliveryResponse: ...
+    @overload
+    def get_offers(
+        self, options: Mapping[str, Any] | None = None
+    ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]: ...
     def get_offers(
         self, options: Mapping[str, Any] | None = None
     ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]:
@@ -100,6 +154,16 @@ class TargetClient:
         aclient = self._aclient
         return self._call("get_offers", lambda: aclient.get_offers(opts), callback, err_callback)
 
+    @overload
+    def send_notifications(  # type: ignore[overload-overlap]
+        self, options: _ResponseCallback | _ErrCallbackOnly
+    ) -> AsyncResult[TargetDeliveryResponse]: ...
+    @overload
+    def send_notifications(self, options: CallOptions | None = None) -> TargetDeliveryResponse: ...
+    @overload
+    def send_notifications(
+        self, options: Mapping[str, Any] | None = None
+    ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]: ...
     def send_notifications(
         self, options: Mapping[str, Any] | None = None
     ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]:
@@ -108,6 +172,16 @@ class TargetClient:
         aclient = self._aclient
         return self._call("send_notifications", lambda: aclient.send_notifications(opts), callback, err_callback)
 
+    @overload
+    def get_attributes(  # type: ignore[overload-overlap]
+        self, mbox_names: Sequence[str], options: _AttributesCallback | _ErrCallbackOnly
+    ) -> AsyncResult[Attributes]: ...
+    @overload
+    def get_attributes(self, mbox_names: Sequence[str], options: CallOptions | None = None) -> Attributes: ...
+    @overload
+    def get_attributes(
+        self, mbox_names: Sequence[str], options: Mapping[str, Any] | None = None
+    ) -> Attributes | AsyncResult[Attributes]: ...
     def get_attributes(
         self, mbox_names: Sequence[str], options: Mapping[str, Any] | None = None
     ) -> Attributes | AsyncResult[Attributes]:
@@ -208,13 +282,13 @@ class _ReadyWatch:
     def __init__(
         self,
         client: TargetClient,
-        handlers: list[Callable[..., Any]],
+        handler: Callable[..., Any],
         caller: types.FrameType | None,
         dispatcher: Dispatcher,
         logger: logging.Logger | logging.LoggerAdapter[Any],
     ) -> None:
         self._client = weakref.ref(client)
-        self._handlers = handlers
+        self._handler = handler
         self._caller = caller
         self._lasti = caller.f_lasti if caller is not None else -1
         self._dispatcher = dispatcher
@@ -239,15 +313,11 @@ class _ReadyWatch:
         if client is None or client.closed:
             return
         del client
-        for handler in self._handlers:
-            self._fire(handler)
-
-    def _fire(self, handler: Callable[..., Any]) -> None:
         try:
-            if _takes_event(handler):
-                self._context.run(handler, {"type": _CLIENT_READY})
+            if _takes_event(self._handler):
+                self._context.run(self._handler, {"type": _CLIENT_READY})
             else:
-                self._context.run(handler)
+                self._context.run(self._handler)
         except Exception:
             self._logger.exception("target_async: the client_ready handler failed")
 

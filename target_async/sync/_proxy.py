@@ -203,7 +203,7 @@ class SyncIterator(Iterator[T]):
     """Iterate an async iterator from synchronous code: each ``next()`` runs one ``__anext__`` on the loop.
 
     Close it (``close()`` or ``with``) when stopping early, so that the async generator behind it runs its
-    cleanup; one that is garbage-collected unfinished is closed in the background.
+    cleanup at once; one that is garbage-collected unfinished is finalised on the loop by asyncio.
     """
 
     def __init__(self, source: AsyncIterator[T] | AsyncIterable[T], bridge: Bridge, *, what: str) -> None:
@@ -244,13 +244,3 @@ class SyncIterator(Iterator[T]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_done", True) or self._bridge.closed or self._bridge.forked:
-            return
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            try:
-                self._bridge.submit(aclose)  # never blocks: __del__ may run on any thread
-            except Exception:  # pragma: no cover - the client closed meanwhile
-                pass

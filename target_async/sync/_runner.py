@@ -60,6 +60,7 @@ LOOP_THREAD_NAME = "target-async-loop"
 CALLBACK_THREAD_NAME = "target-async-callbacks"
 SHUTDOWN_TIMEOUT = 5.0
 """Seconds interpreter exit spends finishing calls still in flight before it cancels them."""
+_UNWIND_GRACE = 1.0  # seconds a cancelled call gets to unwind before close() goes on without it
 
 _log = logging.getLogger("target_async")
 
@@ -179,7 +180,6 @@ class _Generation:
     """One event-loop thread and one callback thread, shared by every sync client of the process."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         started: cf.Future[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = cf.Future()
         kwargs: dict[str, Any] = {}
         if sys.version_info >= (3, 14):  # pragma: no cover - threads would inherit the caller's context
@@ -288,9 +288,6 @@ async def _settle(fn: Callable[[], Awaitable[T]], future: cf.Future[T]) -> None:
             future.set_result(value)
 
 
-_UNWIND_GRACE = 1.0  # seconds a cancelled call gets to unwind before close() goes on without it
-
-
 class _Runner:
     """Lease-counted owner of the current :class:`_Generation` (one per process)."""
 
@@ -396,6 +393,9 @@ class Bridge:
         self._pending: set[cf.Future[Any]] = set()
         self._active = 0  # coroutines still running on the loop (touched on the loop thread only)
         self._idle: anyio.Event | None = None
+        current = runner.generation
+        if current is not None and current.in_loop_thread():
+            raise WrongThreadError(f"a {what} cannot be created on its own event-loop thread; use {async_name}")
         self.generation = runner.acquire(self)
 
     @property

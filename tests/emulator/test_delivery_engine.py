@@ -247,9 +247,7 @@ def engine() -> DeliveryEngine:
         ({}, "imsOrgId"),
     ],
 )
-def test_missing_query_parameter_is_a_400_naming_it(
-    engine: DeliveryEngine, query: dict[str, str], needle: str
-) -> None:
+def test_missing_query_parameter_is_a_400_naming_it(engine: DeliveryEngine, query: dict[str, str], needle: str) -> None:
     status, body = call(engine, {}, query=query)
     assert status == 400
     assert body["status"] == 400
@@ -306,9 +304,7 @@ def test_raw_bytes_are_parsed(engine: DeliveryEngine) -> None:
         ({"trace": "yes"}, "'trace'"),
     ],
 )
-def test_wrong_field_types_are_a_400_naming_the_field(
-    engine: DeliveryEngine, body: dict[str, Any], field: str
-) -> None:
+def test_wrong_field_types_are_a_400_naming_the_field(engine: DeliveryEngine, body: dict[str, Any], field: str) -> None:
     status, response = call(engine, body)
     assert status == 400, response
     assert response["status"] == 400
@@ -317,9 +313,7 @@ def test_wrong_field_types_are_a_400_naming_the_field(
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
     max_leaves=10,
 )
 _keys = st.sampled_from(
@@ -497,8 +491,7 @@ def test_fixture_allocation_follows_the_weights() -> None:
     }
     engine = DeliveryEngine(fixtures)
     counts = Counter(
-        first_option(ok(engine, execute("m", f"t-{n}")))["responseTokens"]["experience.name"]
-        for n in range(3000)
+        first_option(ok(engine, execute("m", f"t-{n}")))["responseTokens"]["experience.name"] for n in range(3000)
     )
     assert counts["Never"] == 0
     assert 0.76 < counts["A"] / 3000 < 0.84, counts
@@ -608,9 +601,7 @@ def test_trace_is_added_per_location_when_requested(engine: DeliveryEngine) -> N
     body = {
         "id": {"tntId": "v.12_0"},
         "trace": {"authorizationToken": "tok"},
-        "execute": {
-            "mboxes": [{"index": 0, "name": "hero", "parameters": {"p": "1"}}, {"index": 1, "name": "x"}]
-        },
+        "execute": {"mboxes": [{"index": 0, "name": "hero", "parameters": {"p": "1"}}, {"index": 1, "name": "x"}]},
         "prefetch": {"views": [{}]},
     }
     response = ok(engine, body)
@@ -788,9 +779,7 @@ def test_profile_cap_is_per_visitor() -> None:
     alice = [offer_of(ok(engine, execute(tnt="alice.28_0"), repository)) for _ in range(3)]
     assert alice == [oid(1), oid(2), FB]
     assert offer_of(ok(engine, execute(tnt="bob"), repository)) == oid(1)
-    assert (
-        offer_of(ok(engine, execute(tnt="alice"), repository)) == FB
-    )  # the suffix does not make a new visitor
+    assert offer_of(ok(engine, execute(tnt="alice"), repository)) == FB  # the suffix does not make a new visitor
 
 
 def test_prefetch_does_not_count_but_its_display_notification_does() -> None:
@@ -809,9 +798,7 @@ def test_prefetch_does_not_count_but_its_display_notification_does() -> None:
             "mbox": {"name": "hero-banner"},
             "tokens": tokens,
         }
-        assert ok(engine, {"id": {"tntId": "visitor-1"}, "notifications": [note]})["notifications"] == [
-            {"id": f"n{n}"}
-        ]
+        assert ok(engine, {"id": {"tntId": "visitor-1"}, "notifications": [note]})["notifications"] == [{"id": f"n{n}"}]
 
     notify(1, "click", [token])  # clicks are not impressions
     notify(2, "display", ["not-a-token", "%%%"])
@@ -876,9 +863,7 @@ def test_eligibility_rules_against_profile_and_mbox_parameters() -> None:
     assert offer_of(ok(engine, execute(profileParameters={"tier": "gold"}), repository)) == oid(1)
     assert offer_of(ok(engine, execute(profileParameters={"tier": "silver"}), repository)) == oid(3)
     assert offer_of(ok(engine, execute(parameters={"page": "home"}), repository)) == oid(2)
-    assert offer_of(ok(engine, execute(parameters={"tier": "gold"}), repository)) == oid(
-        3
-    )  # not a profile attr
+    assert offer_of(ok(engine, execute(parameters={"tier": "gold"}), repository)) == oid(3)  # not a profile attr
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from target_async.testing import disable_backoff, enable_backoff, free_port
 
 HERE = Path(__file__).parent
 SHIM_THREADS = (LOOP_THREAD_NAME, CALLBACK_THREAD_NAME)
+WORKER_THREAD_NAME = "AnyIO worker thread"  # runs the sync callables given to RepositoryClient
 
 
 class Stub:
@@ -93,13 +94,14 @@ def client(make_client: Callable[..., TargetClient]) -> TargetClient:
     return make_client()
 
 
-def shim_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name in SHIM_THREADS]
+def shim_threads(*, workers: bool = False) -> list[threading.Thread]:
+    names = (*SHIM_THREADS, WORKER_THREAD_NAME) if workers else SHIM_THREADS
+    return [t for t in threading.enumerate() if t.name in names]
 
 
 def wait_for_no_shim_threads(timeout: float = 5.0) -> list[threading.Thread]:
     deadline = time.monotonic() + timeout
-    while (left := shim_threads()) and time.monotonic() < deadline:
+    while (left := shim_threads(workers=True)) and time.monotonic() < deadline:
         time.sleep(0.01)
     return left
 

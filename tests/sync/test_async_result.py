@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import multiprocessing.pool
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -198,8 +199,10 @@ def test_get_inside_a_callback_for_an_unfinished_result_fails_fast(dispatcher: D
     own: list[Any] = []
 
     def try_get(target: AsyncResult[Any]) -> None:
+        with pytest.raises(AsyncResultTimeout):
+            target.get(timeout=0)  # polling is fine
         try:
-            target.get(timeout=None)
+            target.get(timeout=5)  # waiting would be in vain: refused at once
         except WrongThreadError as exc:
             errors.append(exc)
 
@@ -209,8 +212,10 @@ def test_get_inside_a_callback_for_an_unfinished_result_fails_fast(dispatcher: D
 
     result, complete = _ours(dispatcher)(callback=callback)
     own.append(result)
+    started = time.monotonic()
     complete(1)
-    assert result.get(timeout=5) == 1  # the callback returned instead of deadlocking
+    assert result.get(timeout=30) == 1  # the callback returned instead of deadlocking
+    assert time.monotonic() - started < 5
     assert len(errors) == 2
     assert "would wait forever" in str(errors[0]) and "AsyncResult.get()" in str(errors[0])
     complete_other(2)

@@ -23,8 +23,9 @@ from target_async import (
 )
 from target_async.delivery import Attributes, TargetDeliveryResponse
 from target_async.sync import AsyncResult, TargetClient
+from target_async.sync._runner import CALLBACK_THREAD_NAME
 
-from .conftest import CALLBACK_THREAD_NAME, Stub, mbox_names, request_for
+from .conftest import Stub, mbox_names, request_for
 
 MakeClient = Callable[..., TargetClient]
 
@@ -87,7 +88,7 @@ def test_get_offers_blocks_and_returns_the_response(client: TargetClient) -> Non
     assert isinstance(response, TargetDeliveryResponse)
     assert mbox_names(response) == ["hero"]
     assert response["target_cookie"]["name"] == "mbox"  # mapping access, as in Adobe's SDK
-    assert "session#s-1#" in response.target_cookie.value
+    assert response.target_cookie is not None and "session#s-1#" in response.target_cookie.value
 
 
 def test_blocking_errors_are_typed(client: TargetClient) -> None:
@@ -101,10 +102,10 @@ def test_blocking_errors_are_typed(client: TargetClient) -> None:
 
 
 def test_send_notifications_and_get_attributes(client: TargetClient) -> None:
-    from target_async.models import DeliveryRequest, Notification, NotificationMbox
+    from target_async.models import DeliveryRequest, MetricType, Notification, NotificationMbox
 
     notification = Notification(
-        id="n1", type="display", timestamp=int(time.time() * 1000), mbox=NotificationMbox(name="hero")
+        id="n1", type=MetricType.DISPLAY, timestamp=int(time.time() * 1000), mbox=NotificationMbox(name="hero")
     )
     response = client.send_notifications({"request": DeliveryRequest(notifications=[notification])})
     assert isinstance(response, TargetDeliveryResponse)
@@ -202,9 +203,11 @@ def test_callback_failures_go_to_the_clients_logger(make_client: MakeClient, cap
 
 
 def test_options_are_not_mutated(client: TargetClient) -> None:
-    options = {"request": request_for("hero"), "callback": lambda r: None}
+    options: dict[str, Any] = {"request": request_for("hero"), "callback": _ignore}
     before = dict(options)
-    client.get_offers(options).get(timeout=10)
+    result = client.get_offers(options)
+    assert isinstance(result, AsyncResult)
+    result.get(timeout=10)
     assert options == before
 
 

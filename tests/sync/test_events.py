@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from target_async.sync import TargetClient
-from target_async.sync import _client as client_module
-from target_async.sync._runner import Dispatcher
+from target_async.sync import TargetClient, _client as client_module
+from target_async.sync._runner import CALLBACK_THREAD_NAME, Dispatcher
 
-from .conftest import CALLBACK_THREAD_NAME, Stub, request_for
+from .conftest import Stub, request_for
 
 # The example of the documentation (seeds/000), verbatim; only the imports and the stub's server_domain and
 # secure are added.
@@ -92,7 +91,7 @@ def test_the_documented_example_in_process(stub: Stub) -> None:
 
 
 def test_handler_gets_the_event_dict_on_the_callback_thread(client_options: dict[str, Any]) -> None:
-    events: list[tuple[Any, str]] = []
+    events: list[tuple[Any, ...]] = []
     got = threading.Event()
     holder: dict[str, TargetClient] = {}
 
@@ -175,7 +174,7 @@ def dispatcher() -> Iterator[Dispatcher]:
 
 
 def _watch(client: TargetClient, frame: Any, dispatcher: Dispatcher, fired: threading.Event) -> None:
-    watch = client_module._ReadyWatch(client, [fired.set], frame, dispatcher, logging.getLogger("target_async"))
+    watch = client_module._ReadyWatch(client, fired.set, frame, dispatcher, logging.getLogger("target_async"))
     watch.arm()
 
 
@@ -212,7 +211,7 @@ def test_ready_fires_at_exit_if_still_pending(
 def test_ready_watch_does_not_keep_the_callers_frame(client: TargetClient, dispatcher: Dispatcher) -> None:
     fired = threading.Event()
     frame = types.SimpleNamespace(f_lasti=1)
-    watch = client_module._ReadyWatch(client, [fired.set], frame, dispatcher, logging.getLogger("x"))  # type: ignore[arg-type]
+    watch = client_module._ReadyWatch(client, fired.set, frame, dispatcher, logging.getLogger("x"))  # type: ignore[arg-type]
     watch.arm()
     frame.f_lasti = 2
     assert fired.wait(5)

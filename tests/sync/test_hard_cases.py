@@ -94,7 +94,7 @@ def test_get_inside_a_callback_for_an_unfinished_call_fails_clearly(client: Targ
 
     def callback(response: Any) -> None:
         try:
-            slow.get()
+            slow.get(timeout=10)  # would time out (or, without a timeout, hang) if it were not refused
         except WrongThreadError as exc:
             errors.append(exc)
 

@@ -28,8 +28,7 @@ def _batch(clients: list[TargetClient], n: int, counter: list[int]) -> None:
 
     request = request_for("hero")
     results: list[AsyncResult[Any]] = [
-        clients[i % len(clients)].get_offers({"request": request, "callback": on_response})  # type: ignore[misc]
-        for i in range(n)
+        clients[i % len(clients)].get_offers({"request": request, "callback": on_response}) for i in range(n)
     ]
     for result in results:
         result.get(timeout=60)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextvars
+import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 
@@ -43,8 +45,12 @@ def bridge() -> Iterator[Bridge]:
 
 def test_dispatcher_runs_items_in_order_on_its_thread(dispatcher: Dispatcher) -> None:
     seen: list[tuple[int, str]] = []
+
+    def record(i: int) -> None:
+        seen.append((i, threading.current_thread().name))
+
     for i in range(100):
-        dispatcher.submit(lambda i=i: seen.append((i, threading.current_thread().name)))
+        dispatcher.submit(functools.partial(record, i))
     assert dispatcher.flush(5)
     assert [i for i, _ in seen] == list(range(100))
     assert {name for _, name in seen} == {CALLBACK_THREAD_NAME}
@@ -86,7 +92,12 @@ def test_flush_from_the_dispatcher_thread_does_not_wait(dispatcher: Dispatcher) 
 def test_stop_runs_what_was_queued_and_later_items_run_inline() -> None:
     d = Dispatcher()
     seen: list[str] = []
-    d.submit(lambda: (time.sleep(0.05), seen.append("queued")))
+
+    def slow() -> None:
+        time.sleep(0.05)
+        seen.append("queued")
+
+    d.submit(slow)
     d.stop(5)
     assert seen == ["queued"] and not d.thread.is_alive()
     d.submit(lambda: seen.append(threading.current_thread().name))  # nothing is ever lost
@@ -182,12 +193,14 @@ def test_calls_from_the_loop_thread_are_refused(bridge: Bridge) -> None:
 
     with pytest.raises(WrongThreadError, match="cannot be called from its own event-loop thread.*AsyncThing"):
         bridge.generation.call_sync(nested)
+    with pytest.raises(WrongThreadError, match="cannot be created on its own event-loop thread"):
+        bridge.generation.call_sync(lambda: Bridge("Thing", "AsyncThing"))
 
 
 # -- close ------------------------------------------------------------------------------------------------
 
 
-def _sleeper(seconds: float, done: list[float]):
+def _sleeper(seconds: float, done: list[float]) -> Callable[[], Coroutine[Any, Any, float]]:
     async def sleep() -> float:
         await asyncio.sleep(seconds)
         done.append(seconds)
