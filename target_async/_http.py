@@ -154,6 +154,7 @@ class HTTPCore:
         self._client = http_client
         self._closed = False
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._direct: httpx.AsyncBaseTransport | None = None
         self._deadline: Any = _anyio_deadline  # asyncio.timeout on asyncio >= 3.11 (3x cheaper)
 
     @property
@@ -164,27 +165,40 @@ class HTTPCore:
         return self._client
 
     def _build_client(self) -> httpx.AsyncClient:
-        transport = self._transport
-        timeout = httpx.Timeout(self.timeout)
         try:
             library = sniffio.current_async_library()
         except sniffio.AsyncLibraryNotFoundError:
             library = "asyncio"
         if library == "asyncio" and hasattr(asyncio, "timeout"):
             self._deadline = _asyncio_deadline
-        if transport is None and not self._http2 and _AiohttpTransport is not None and library == "asyncio":
+        transport = self._transport
+        if transport is None:
             proxy = httpx.Proxy(self._proxy) if isinstance(self._proxy, str) else self._proxy
-            transport = _AiohttpTransport(verify=self._verify, limits=self._limits, proxy=proxy)
-        if transport is not None:
-            return httpx.AsyncClient(transport=transport, timeout=timeout, headers=self._headers)
-        return httpx.AsyncClient(
-            verify=self._verify,
-            proxy=self._proxy,
-            http2=self._http2,
-            limits=self._limits,
-            timeout=timeout,
-            headers=self._headers,
-        )
+            if not self._http2 and _AiohttpTransport is not None and library == "asyncio":
+                transport = _AiohttpTransport(verify=self._verify, limits=self._limits, proxy=proxy)
+            else:
+                transport = httpx.AsyncHTTPTransport(
+                    verify=self._verify, http2=self._http2, limits=self._limits, proxy=proxy
+                )
+        # The client keeps the transport's lifecycle (aclose) and serves callers who want httpx.AsyncClient;
+        # requests go to the transport directly (see _send_once).
+        self._direct = transport
+        return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(self.timeout), headers=self._headers)
+
+    async def _send_once(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        # On a client this core built, skip httpx.AsyncClient.send: it adds auth, redirect, cookie-jar and
+        # event-hook handling none of these APIs use (and a cookie jar shared by every visitor would be wrong),
+        # at a quarter of the CPU of a call (benchmarks/). A caller's http_client goes through send() as is.
+        transport = self._direct
+        if transport is None:
+            return await client.send(request)
+        response = await transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     def _build_request(
         self,
@@ -253,7 +267,7 @@ class HTTPCore:
                 if remaining <= 0:
                     raise TimeoutError
                 async with self._deadline(remaining):
-                    response = await client.send(request)
+                    response = await self._send_once(client, request)
             except TimeoutError as exc:
                 raise RequestTimeoutError(
                     f"{method} {request.url.path} timed out after {budget:g} s (request id {request_id})"
