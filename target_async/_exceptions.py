@@ -24,6 +24,7 @@ Every one of them derives from :class:`TargetError`::
     │   ├── RateLimitError               429
     │   └── ServerError                  5xx
     ├── AttributeNotFoundError (also KeyError) get_attributes: no such attribute for the mbox
+    ├── PaginationError                        the server's paging did not progress (it would loop forever)
     ├── DeleteRejectedError                    a delete was refused because other instances reference it
     └── PollingTimeoutError (also TimeoutError) polling did not finish in time; carries a continuation token
 """
@@ -46,6 +47,7 @@ __all__ = [
     "DeleteRejectedError",
     "NotFoundError",
     "OperationExpiredError",
+    "PaginationError",
     "PermissionDeniedError",
     "PollingTimeoutError",
     "RateLimitError",
@@ -185,6 +187,10 @@ class AttributeNotFoundError(TargetError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class PaginationError(TargetError):
+    """The server's paging did not progress (a repeated page or next link); iterating would loop forever."""
 
 
 class DeleteRejectedError(TargetError):

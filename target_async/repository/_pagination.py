@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from typing import Any
 
-from .._exceptions import TargetError
+from .._exceptions import PaginationError
 from .._serde import unstructure
 from ..models.repository import Instance, Page
 from ._params import sort_paths
@@ -29,10 +29,6 @@ __all__ = ["AsyncPaginator", "PageFetcher", "PaginationError", "sort_value"]
 
 PageFetcher = Callable[[str | None, str | None], Awaitable[Page]]
 """``fetch(start, url)``: the first page (both None), a page from ``start``, or the page at ``url``."""
-
-
-class PaginationError(TargetError):
-    """The server's paging did not progress (a repeated page or next link); iterating would loop forever."""
 
 
 def _format(value: Any, path: str) -> str:
