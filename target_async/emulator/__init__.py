@@ -3,8 +3,8 @@
 ``create_app(...)`` returns a Starlette app serving ``POST /rest/v1/delivery``, the repository under
 ``/data/core/xcore/`` and admin endpoints under ``/_emulator/``. The emulator works from raw JSON only and
 imports nothing from the rest of ``target_async``, so a naming mistake on the client side cannot hide.
-Decisions and limits are documented in the docstrings of ``_app``, ``_repository``, ``_schemas``, ``_store``
-and ``_faults``.
+Decisions and limits are documented in the docstrings of ``_app``, ``_repository``, ``_query``, ``_schemas``,
+``_store`` and ``_faults``.
 """
 
 from ._app import DeliveryHandler, Emulator, EmulatorApp, create_app

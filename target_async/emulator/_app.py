@@ -44,17 +44,10 @@ from starlette.types import Receive, Scope, Send
 
 from ._delivery import DeliveryEngine
 from ._faults import DELIVERY_PATH, FaultConfig, FaultState, StatusBurst, drop_connection
-from ._repository import (
-    ApiError,
-    Caller,
-    DeleteMode,
-    Repository,
-    RepositorySettings,
-    parse_json,
-    read_body,
-)
+from ._repository import Caller, DeleteMode, Repository, RepositorySettings
 from ._schemas import unversioned
 from ._store import Store
+from ._wire import ApiError, parse_json, read_body
 
 __all__ = ["DeliveryHandler", "Emulator", "EmulatorApp", "create_app"]
 
