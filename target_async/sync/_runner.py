@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import concurrent.futures as cf
 import contextvars
 import heapq
@@ -176,6 +177,9 @@ def _run_logged(fn: Callable[[], object]) -> None:
         _log.exception("target_async callback failed")
 
 
+_Submission = tuple[contextvars.Context, Callable[[], Awaitable[Any]], "cf.Future[Any]"]
+
+
 class _Generation:
     """One event-loop thread and one callback thread, shared by every sync client of the process."""
 
@@ -191,6 +195,9 @@ class _Generation:
         self.loop, self._stopping = started.result()
         self.dispatcher = Dispatcher()
         self._tasks: set[asyncio.Task[None]] = set()  # strong references: asyncio keeps only weak ones
+        self._inbox: collections.deque[_Submission] = collections.deque()
+        self._inbox_lock = threading.Lock()
+        self._drain_scheduled = False
 
     @staticmethod
     def _run_loop(started: cf.Future[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
@@ -218,13 +225,35 @@ class _Generation:
 
         Cancelling the future cancels the task. The caller's context variables are visible in the task.
         Every outcome, ``BaseException`` included, goes to the future and never reaches the loop.
+
+        Submissions wait in an inbox that the loop drains in one go: a burst of calls from any number of
+        threads wakes the loop once, not once per call (``call_soon_threadsafe`` writes to a pipe each time).
         """
         future: cf.Future[T] = cf.Future()
+        item: _Submission = (contextvars.copy_context(), fn, future)
+        with self._inbox_lock:
+            self._inbox.append(item)
+            if self._drain_scheduled:
+                return future
+            self._drain_scheduled = True
         try:
-            self.loop.call_soon_threadsafe(self._spawn, fn, future)  # copies the caller's context
-        except RuntimeError:  # the loop is closed
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed: nothing in the inbox will ever run
+            with self._inbox_lock:
+                stranded, self._inbox = self._inbox, collections.deque()
+                self._drain_scheduled = False
+            for _, _, other in stranded:
+                if other is not future and other.set_running_or_notify_cancel():
+                    other.set_exception(ClientClosedError("the target_async event loop has stopped"))
             raise ClientClosedError("the target_async event loop has stopped") from None
         return future
+
+    def _drain(self) -> None:
+        with self._inbox_lock:
+            items, self._inbox = self._inbox, collections.deque()
+            self._drain_scheduled = False
+        for context, fn, future in items:
+            context.run(self._spawn, fn, future)  # create_task copies the submitter's context
 
     def _spawn(self, fn: Callable[[], Awaitable[T]], future: cf.Future[T]) -> None:
         if future.cancelled():
