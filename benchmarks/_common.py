@@ -1,4 +1,7 @@
-"""Shared pieces of the benchmark scripts: the stub server process, timing, and table printing."""
+"""Shared pieces of the benchmark scripts: the stub server process, timing, and table printing.
+
+Standard library only: ``_official_worker.py`` imports it from the official SDK's own virtualenv.
+"""
 
 from __future__ import annotations
 
@@ -24,13 +27,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def stub_server(tls: tuple[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start the stub in its own process; yield ``("127.0.0.1:PORT", process)``."""
+def stub_server(
+    tls: tuple[str, str] | None = None, *, cpu: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start the stub in its own process; yield ``("127.0.0.1:PORT", process)``.
+
+    ``tls=(cert, key)`` serves HTTPS; ``cpu`` pins the stub to that CPU (Linux).
+    """
     port = free_port()
     cmd = [sys.executable, str(HERE / "_stub_server.py"), str(port)]
     if tls:
         cmd += ["--tls", *tls]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    env = None if cpu is None else {**os.environ, "STUB_CPU": str(cpu)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if b"ready" not in line:
@@ -77,6 +86,18 @@ def median(values: list[float]) -> float:
 
 
 def thread_count() -> int:
+    return threading.active_count()
+
+
+def os_threads() -> int:
+    """Native threads of this process (``Threads:`` in /proc/self/status), Python's and any others."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except OSError:  # not Linux
+        pass
     return threading.active_count()
 
 
