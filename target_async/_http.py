@@ -56,43 +56,36 @@ def decode_body(response: httpx.Response) -> Any:
         return response.text
 
 
-def _nothing_sent(exc: httpx.TransportError) -> bool:
-    """Whether the failed attempt certainly never reached the server (so repeating it is always safe)."""
-    if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return False
-    # httpx-aiohttp maps every aiohttp connection error, a server disconnect after sending included, to
-    # ConnectTimeout: only aiohttp's connector errors really mean "not sent".
-    return not _aiohttp_disconnect(exc)
-
-
 def _ssl_context(path: str) -> ssl.SSLContext:
     if os.path.isdir(path):
         return ssl.create_default_context(capath=path)
     return ssl.create_default_context(cafile=path)
 
 
-def _aiohttp_disconnect(exc: BaseException) -> bool:
+def _aiohttp_failure(exc: BaseException) -> str | None:
+    """What the aiohttp error behind an httpx one means: "connect" (never sent), "lost" (the connection broke,
+    maybe after sending), "timeout", or None (not from aiohttp). httpx-aiohttp reports the first two, TLS
+    failures included, as ``ConnectTimeout``."""
     cause = exc.__cause__
-    return (
-        _aiohttp is not None
-        and isinstance(cause, _aiohttp.ClientConnectionError)
-        and not isinstance(cause, _aiohttp.ClientConnectorError)
-    )
+    if _aiohttp is None or not isinstance(cause, _aiohttp.ClientConnectionError):
+        return None
+    if isinstance(cause, _aiohttp.ClientConnectorError):
+        return "connect"
+    if isinstance(cause, _aiohttp.ServerTimeoutError):
+        return "timeout"
+    return "lost"
 
 
-def _aiohttp_connection_failure(exc: BaseException) -> bool:
-    """httpx-aiohttp reports refused connections, TLS failures and disconnects as ConnectTimeout."""
-    cause = exc.__cause__
-    return (
-        _aiohttp is not None
-        and isinstance(cause, _aiohttp.ClientConnectionError)
-        and not isinstance(cause, _aiohttp.ServerTimeoutError)
+def _nothing_sent(exc: httpx.TransportError) -> bool:
+    """Whether the failed attempt certainly never reached the server (so repeating it is always safe)."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout) and (
+        _aiohttp_failure(exc) != "lost"
     )
 
 
 def _transport_error(exc: httpx.TransportError, what: str, request_id: str) -> TransportError:
     """The SDK error for an httpx transport failure (a failed or lost connection is never called a timeout)."""
-    if isinstance(exc, httpx.TimeoutException) and not _aiohttp_connection_failure(exc):
+    if isinstance(exc, httpx.TimeoutException) and _aiohttp_failure(exc) in (None, "timeout"):
         return RequestTimeoutError(f"{what} timed out: {exc} (request id {request_id})")
     if isinstance(exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError):
         return ConnectError(f"{what} failed: {exc!r} (request id {request_id})")
@@ -168,7 +161,6 @@ class HTTPCore:
         self.logger = logger or _log
         self._owns_client = http_client is None
         self._client = http_client
-        self._closed = False
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._direct: httpx.AsyncBaseTransport | None = None
         self._urls: dict[str, httpx.URL] = {}
@@ -257,7 +249,6 @@ class HTTPCore:
 
     async def aclose(self) -> None:
         """Close the connection pool if this core owns it (idempotent)."""
-        self._closed = True
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             await client.aclose()
