@@ -8,7 +8,6 @@ import logging
 import sys
 import time
 import types
-import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypedDict, TypeVar, overload
@@ -17,7 +16,7 @@ from .._exceptions import ConfigurationError, UsageError, ValidationError
 from ..delivery import AsyncTargetClient, Attributes, TargetDeliveryResponse
 from ..models import DeliveryRequest
 from ._async_result import AsyncResult
-from ._runner import Bridge, Dispatcher
+from ._runner import Bridge, BridgedClient, Dispatcher
 
 __all__ = ["CallOptions", "TargetClient"]
 
@@ -74,7 +73,7 @@ _READY_POLL = 0.005
 _READY_MAX_WAIT = 0.1
 
 
-class TargetClient:
+class TargetClient(BridgedClient):
     """Adobe Target's documented ``TargetClient``: blocking calls, or callbacks with an ``AsyncResult``.
 
     Build it with :meth:`create`. Every client shares one event-loop thread and one callback thread with the
@@ -209,41 +208,7 @@ class TargetClient:
             logger=self._aclient.logger,
         )
 
-    # -- lifecycle -------------------------------------------------------------------------------------------
-
-    def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
-        """Close the client; idempotent.
-
-        Calls in flight are completed first (their callbacks run before ``close`` returns), unless
-        ``cancel_pending`` is true: then they are cancelled, ``err_callback`` receives
-        ``concurrent.futures.CancelledError`` and ``get()`` raises it. ``timeout`` bounds the wait in
-        seconds; calls still running after it are cancelled. Closing the last open sync client stops the
-        shared threads. Later calls raise ``ClientClosedError``.
-        """
-        self._bridge.close(cancel_pending=cancel_pending, timeout=timeout)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has been called."""
-        return self._bridge.closed
-
-    def __enter__(self) -> TargetClient:
-        self._bridge.check()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        bridge: Bridge | None = getattr(self, "_bridge", None)
-        if bridge is None or bridge.closed or bridge.forked:
-            return
-        warnings.warn(
-            "TargetClient was garbage-collected without close(); closing it now",
-            ResourceWarning,
-            stacklevel=2,
-        )
-        bridge.close_soon()
+    # -- lifecycle: close(), closed, context manager (BridgedClient) ------------------------------------------
 
     def __repr__(self) -> str:
         aclient = getattr(self, "_aclient", None)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Literal
 
 from ..models.repository import Instance
 from ..repository import AsyncPaginator, AsyncRepositoryClient, DeleteOperation, ResponseSnapshot
 from ._proxy import SyncIterator, SyncProxy, blocking, iterating, offload_sync_callable, plain, wrapping
-from ._runner import Bridge
+from ._runner import Bridge, BridgedClient
 
 __all__ = ["RepositoryClient", "SyncDeleteOperation", "SyncPaginator"]
 
@@ -70,7 +69,7 @@ class SyncDeleteOperation(SyncProxy[DeleteOperation]):
         return repr(self._target).replace("<DeleteOperation", "<SyncDeleteOperation", 1)
 
 
-class RepositoryClient(SyncProxy[AsyncRepositoryClient]):
+class RepositoryClient(BridgedClient, SyncProxy[AsyncRepositoryClient]):
     """The decisioning repository API, synchronously: every method of :class:`AsyncRepositoryClient`.
 
     Coroutine methods block and return the same values; ``list_instances``/``search_instances`` return a
@@ -128,31 +127,6 @@ class RepositoryClient(SyncProxy[AsyncRepositoryClient]):
     def sandbox_name(self) -> str:
         """The sandbox."""
         return self._target.sandbox_name
-
-    def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
-        """Close the connection pool; calls in flight on other threads finish first (or are cancelled)."""
-        self._bridge.close(cancel_pending=cancel_pending, timeout=timeout)
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has been called."""
-        return self._bridge.closed
-
-    def __enter__(self) -> RepositoryClient:
-        self._bridge.check()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        bridge: Bridge | None = getattr(self, "_bridge", None)
-        if bridge is None or bridge.closed or bridge.forked:
-            return
-        warnings.warn(
-            "RepositoryClient was garbage-collected without close(); closing it now", ResourceWarning, stacklevel=2
-        )
-        bridge.close_soon()
 
     def __repr__(self) -> str:
         return repr(self._target).replace("AsyncRepositoryClient(", "RepositoryClient(", 1)

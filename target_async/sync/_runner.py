@@ -47,6 +47,7 @@ import anyio
 from .._exceptions import ClientClosedError, ClientForkedError, WrongThreadError
 
 __all__ = [
+    "BridgedClient",
     "CALLBACK_THREAD_NAME",
     "LOOP_THREAD_NAME",
     "SHUTDOWN_TIMEOUT",
@@ -566,3 +567,47 @@ runner = _Runner()
 atexit.register(runner.shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=runner.after_fork_in_child)
+
+
+_C = TypeVar("_C", bound="BridgedClient")
+
+
+class BridgedClient:
+    """What every sync client shares: ``close()``, ``closed``, use as a context manager, and a
+    ``ResourceWarning`` (then a background close) when one is garbage-collected without ``close()``."""
+
+    _bridge: Bridge
+
+    def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
+        """Close the client; idempotent.
+
+        Calls in flight are completed first (their callbacks run before ``close`` returns), unless
+        ``cancel_pending`` is true: then they are cancelled, ``err_callback`` receives
+        ``concurrent.futures.CancelledError`` and ``get()`` raises it. ``timeout`` bounds the wait in
+        seconds; calls still running after it are cancelled. Closing the last open sync client stops the
+        shared threads. Later calls raise ``ClientClosedError``.
+        """
+        self._bridge.close(cancel_pending=cancel_pending, timeout=timeout)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._bridge.closed
+
+    def __enter__(self: _C) -> _C:
+        self._bridge.check()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        bridge: Bridge | None = getattr(self, "_bridge", None)
+        if bridge is None or bridge.closed or bridge.forked:
+            return
+        warnings.warn(
+            f"{type(self).__name__} was garbage-collected without close(); closing it now",
+            ResourceWarning,
+            stacklevel=2,
+        )
+        bridge.close_soon()
