@@ -8,7 +8,7 @@ import logging
 import ssl
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import anyio
 import httpx
@@ -31,6 +31,7 @@ from ._cookies import (
 )
 from ._options import (
     CALL_OPTION_KEYS,
+    DeliveryOptions,
     check_decisioning_method,
     create_options_to_kwargs,
     is_options_mapping,
@@ -38,6 +39,9 @@ from ._options import (
 )
 from ._request import copy_request, finish_request, validate_request
 from ._response import Attributes, DecisioningMeta, TargetDeliveryResponse
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["AsyncTargetClient"]
 
@@ -203,14 +207,7 @@ class AsyncTargetClient:
     async def get_offers(
         self,
         request: DeliveryRequest | Mapping[str, Any] | None = None,
-        *,
-        target_cookie: str | None = None,
-        target_location_hint: str | None = None,
-        consumer_id: str | None = None,
-        customer_ids: Any = None,
-        session_id: str | None = None,
-        decisioning_method: str | None = None,
-        visitor: Any = None,
+        **options: Unpack[DeliveryOptions],
     ) -> TargetDeliveryResponse:
         """Decide the mboxes, page load and views of ``request`` (execute and/or prefetch).
 
@@ -222,55 +219,23 @@ class AsyncTargetClient:
             APIError: the Delivery API answered with an error.
             TransportError: the call failed or timed out.
         """
-        options = self._merge_options(
-            request,
-            target_cookie=target_cookie,
-            target_location_hint=target_location_hint,
-            consumer_id=consumer_id,
-            customer_ids=customer_ids,
-            session_id=session_id,
-            decisioning_method=decisioning_method,
-            visitor=visitor,
-        )
-        return await self._deliver(options, notifications=False)
+        merged = self._merge_options(request, options)
+        return await self._deliver(merged, notifications=False)
 
     async def send_notifications(
         self,
         request: DeliveryRequest | Mapping[str, Any] | None = None,
-        *,
-        target_cookie: str | None = None,
-        target_location_hint: str | None = None,
-        consumer_id: str | None = None,
-        customer_ids: Any = None,
-        session_id: str | None = None,
-        decisioning_method: str | None = None,
-        visitor: Any = None,
+        **options: Unpack[DeliveryOptions],
     ) -> TargetDeliveryResponse:
         """Send display/click notifications (``request.notifications``); always server-side."""
-        options = self._merge_options(
-            request,
-            target_cookie=target_cookie,
-            target_location_hint=target_location_hint,
-            consumer_id=consumer_id,
-            customer_ids=customer_ids,
-            session_id=session_id,
-            decisioning_method=decisioning_method,
-            visitor=visitor,
-        )
-        return await self._deliver(options, notifications=True)
+        merged = self._merge_options(request, options)
+        return await self._deliver(merged, notifications=True)
 
     async def get_attributes(
         self,
         mbox_names: Sequence[str],
         request: DeliveryRequest | Mapping[str, Any] | None = None,
-        *,
-        target_cookie: str | None = None,
-        target_location_hint: str | None = None,
-        consumer_id: str | None = None,
-        customer_ids: Any = None,
-        session_id: str | None = None,
-        decisioning_method: str | None = None,
-        visitor: Any = None,
+        **options: Unpack[DeliveryOptions],
     ) -> Attributes:
         """Execute ``mbox_names`` (added to the request's execute mboxes) and index their JSON offers.
 
@@ -281,17 +246,8 @@ class AsyncTargetClient:
         for i, name in enumerate(mbox_names):
             if not isinstance(name, str) or not name:
                 raise ValidationError(f"mbox_names[{i}] must be a non-empty string", field=f"mbox_names[{i}]")
-        options = self._merge_options(
-            request,
-            target_cookie=target_cookie,
-            target_location_hint=target_location_hint,
-            consumer_id=consumer_id,
-            customer_ids=customer_ids,
-            session_id=session_id,
-            decisioning_method=decisioning_method,
-            visitor=visitor,
-        )
-        raw = options.get("request")
+        merged = self._merge_options(request, options)
+        raw = merged.get("request")
         copy = DeliveryRequest() if raw is None else copy_request(raw)
         execute = copy.execute or ExecuteRequest()
         mboxes = list(execute.mboxes or ())
@@ -304,8 +260,8 @@ class AsyncTargetClient:
                 next_index += 1
         execute.mboxes = mboxes
         copy.execute = execute
-        options["request"] = copy
-        result = await self._deliver(options, notifications=False, copied=True)
+        merged["request"] = copy
+        result = await self._deliver(merged, notifications=False, copied=True)
         return Attributes.from_response(result)
 
     @overload
@@ -400,14 +356,14 @@ class AsyncTargetClient:
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    def _merge_options(self, request: Any, **kwargs: Any) -> dict[str, Any]:
+    def _merge_options(self, request: Any, keywords: Mapping[str, Any]) -> dict[str, Any]:
         if is_options_mapping(request):
             assert isinstance(request, Mapping)
-            if any(v is not None for v in kwargs.values()):
+            if any(v is not None for v in keywords.values()):
                 raise ValidationError("pass either an options mapping or keyword options, not both", field="options")
             refuse_callbacks(request)
             return dict(request)
-        options = {k: v for k, v in kwargs.items() if v is not None}
+        options = {k: v for k, v in keywords.items() if v is not None}
         options["request"] = request
         return options
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from .._exceptions import ConfigurationError, ValidationError
 
 __all__ = [
     "CALL_OPTION_KEYS",
+    "DeliveryOptions",
     "CREATE_OPTION_KEYS",
     "DECISIONING_METHODS",
     "INERT_CREATE_OPTIONS",
@@ -56,6 +57,31 @@ CREATE_OPTION_KEYS = frozenset(
     }
     | INERT_CREATE_OPTIONS
 )
+
+
+class DeliveryOptions(TypedDict, total=False):
+    """The documented per-call options besides ``request`` (keyword arguments of the async calls).
+
+    Attributes:
+        target_cookie: the raw ``mbox`` cookie value from the browser.
+        target_location_hint: the edge cluster for this call (overrides the client-wide hint).
+        consumer_id: with a ``visitor``: the consumer whose supplemental data id is sent.
+        customer_ids: customer ids (``CustomerId`` models, wire dicts, or ``{code: {"id", "authState"}}``),
+            sent before the request's own ``id.customerIds``.
+        session_id: the session id when the cookie carries none.
+        decisioning_method: ``"server-side"`` or ``"hybrid"`` for this call.
+        visitor: a Visitor-like object (``get_visitor_values()``, ``get_state()``,
+            ``get_supplemental_data_id(consumer_id)``).
+    """
+
+    target_cookie: str | None
+    target_location_hint: str | None
+    consumer_id: str | None
+    customer_ids: Any
+    session_id: str | None
+    decisioning_method: str | None
+    visitor: Any
+
 
 CALL_OPTION_KEYS = frozenset(
     {

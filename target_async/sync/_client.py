@@ -14,6 +14,7 @@ from typing import Any, TypedDict, TypeVar, overload
 
 from .._exceptions import ConfigurationError, UsageError, ValidationError
 from ..delivery import AsyncTargetClient, Attributes, TargetDeliveryResponse
+from ..delivery._options import DeliveryOptions
 from ..models import DeliveryRequest
 from ._async_result import AsyncResult
 from ._runner import Bridge, BridgedClient, Dispatcher
@@ -23,7 +24,7 @@ __all__ = ["CallOptions", "TargetClient"]
 T = TypeVar("T")
 
 
-class CallOptions(TypedDict, total=False):
+class CallOptions(DeliveryOptions, total=False):
     """The documented per-call options of ``get_offers``, ``send_notifications`` and ``get_attributes``.
 
     Only for type checkers: any mapping with these keys is accepted. A dict literal with ``callback`` (or
@@ -31,13 +32,6 @@ class CallOptions(TypedDict, total=False):
     """
 
     request: DeliveryRequest | Mapping[str, Any]
-    target_cookie: str | None
-    target_location_hint: str | None
-    consumer_id: str | None
-    customer_ids: Any
-    session_id: str | None
-    decisioning_method: str | None
-    visitor: Any
 
 
 # (required keys through a second base: typing.Required needs Python 3.11)
