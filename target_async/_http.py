@@ -5,7 +5,7 @@ One :class:`HTTPCore` owns (or borrows) one ``httpx.AsyncClient`` and adds what 
 :class:`~target_async._retry.RetryPolicy`, typed errors, and logging through the ``target_async`` logger.
 
 Transport choice (measured in ``benchmarks/``): on asyncio the default is httpx over aiohttp's connection pool
-(``httpx-aiohttp``), which keeps its speed with hundreds of requests in flight where httpcore's pool scan does
+(:mod:`._aiohttp`), which keeps its speed with hundreds of requests in flight where httpcore's pool scan does
 not; under trio, with ``http2=True``, or when aiohttp is not importable, it is httpx's own transport. A caller
 can always pass ``http_client=`` or ``transport=``.
 """
@@ -38,10 +38,8 @@ VerifyTypes = bool | str | ssl.SSLContext
 _log = logging.getLogger("target_async")
 
 try:  # aiohttp is a core dependency, but keep the portable path if it is missing or broken
-    import aiohttp as _aiohttp
-    from httpx_aiohttp import AiohttpTransport as _AiohttpTransport
+    from ._aiohttp import AiohttpTransport as _AiohttpTransport
 except ImportError:  # pragma: no cover
-    _aiohttp = None  # type: ignore[assignment]
     _AiohttpTransport = None  # type: ignore[assignment,misc]
 
 
@@ -62,32 +60,16 @@ def _ssl_context(path: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=path)
 
 
-def _aiohttp_failure(exc: BaseException) -> str | None:
-    """What the aiohttp error behind an httpx one means: "connect" (never sent), "lost" (the connection broke,
-    maybe after sending), "timeout", or None (not from aiohttp). httpx-aiohttp reports the first two, TLS
-    failures included, as ``ConnectTimeout``."""
-    cause = exc.__cause__
-    if _aiohttp is None or not isinstance(cause, _aiohttp.ClientConnectionError):
-        return None
-    if isinstance(cause, _aiohttp.ClientConnectorError):
-        return "connect"
-    if isinstance(cause, _aiohttp.ServerTimeoutError):
-        return "timeout"
-    return "lost"
-
-
 def _nothing_sent(exc: httpx.TransportError) -> bool:
     """Whether the failed attempt certainly never reached the server (so repeating it is always safe)."""
-    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout) and (
-        _aiohttp_failure(exc) != "lost"
-    )
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 def _transport_error(exc: httpx.TransportError, what: str, request_id: str) -> TransportError:
-    """The SDK error for an httpx transport failure (a failed or lost connection is never called a timeout)."""
-    if isinstance(exc, httpx.TimeoutException) and _aiohttp_failure(exc) in (None, "timeout"):
+    """The SDK error for an httpx transport failure."""
+    if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"{what} timed out: {exc} (request id {request_id})")
-    if isinstance(exc, httpx.NetworkError | httpx.TimeoutException | httpx.RemoteProtocolError):
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
         return ConnectError(f"{what} failed: {exc!r} (request id {request_id})")
     return TransportError(f"{what} failed: {exc!r} (request id {request_id})")
 

@@ -44,9 +44,9 @@ def test_models_do_no_io(path: Path) -> None:
         assert name.split(".")[0] not in {"httpx", "anyio", "aiohttp", "asyncio"}, name
 
 
-def test_only_the_http_core_imports_httpx_aiohttp() -> None:
-    users = [p.name for p in PACKAGE.rglob("*.py") if any(n.startswith("httpx_aiohttp") for n in imports_of(p))]
-    assert users == ["_http.py"]
+def test_only_the_transport_module_imports_aiohttp() -> None:
+    users = [p.name for p in PACKAGE.rglob("*.py") if any(n.split(".")[0] == "aiohttp" for n in imports_of(p))]
+    assert users == ["_aiohttp.py"]
 
 
 def test_the_async_clients_do_not_import_the_sync_facade() -> None:
