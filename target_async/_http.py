@@ -141,10 +141,9 @@ class HTTPCore:
         self._transport = transport
         self._headers = dict(headers or {})
         self.logger = logger or _log
-        self._owns_client = http_client is None
         self._client = http_client
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
-        self._direct: httpx.AsyncBaseTransport | None = None
+        self._direct: httpx.AsyncBaseTransport | None = None  # set when this core builds (and owns) the client
         self._urls: dict[str, httpx.URL] = {}
         self._deadline: Any = _anyio_deadline  # asyncio.timeout on asyncio >= 3.11 (3x cheaper)
 
@@ -203,7 +202,7 @@ class HTTPCore:
         # On a client this core built, make the Request directly: httpx's build_request parses and merges the
         # URL, query and headers again on every call, which is a fifth of the CPU of a delivery call. The
         # result is the same request (same URL encoding: httpx also uses urlencode; same default headers).
-        if not self._owns_client or not isinstance(url, str) or (params and "?" in url):
+        if self._direct is None or not isinstance(url, str) or (params and "?" in url):
             return client.build_request(method, url, params=params, headers=headers, content=content)
         return httpx.Request(
             method,
@@ -232,7 +231,8 @@ class HTTPCore:
     async def aclose(self) -> None:
         """Close the connection pool if this core owns it (idempotent)."""
         client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        owned, self._direct = self._direct is not None, None
+        if client is not None and owned:
             await client.aclose()
 
     async def send(

@@ -94,13 +94,13 @@ def _is_enum(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, enum.Enum)
 
 
-def build_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Converter:
+def build_converter(*, strict: bool = False) -> cattrs.Converter:
     """Build a converter with the project's wire rules.
 
     Args:
         strict: reject unknown keys and unknown enum values instead of keeping them.
     """
-    conv = cattrs.Converter(detailed_validation=detailed)
+    conv = cattrs.Converter()
     conv.register_structure_hook(str, _strict_str)
     conv.register_structure_hook(int, _strict_int)
     conv.register_structure_hook(float, _strict_float)
