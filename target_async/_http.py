@@ -18,20 +18,21 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import anyio
 import httpx
 import sniffio
 
+from ._answer import Answer
 from ._exceptions import ConnectError, RequestTimeoutError, TransportError, make_status_error
 from ._ids import request_id as new_request_id
 from ._retry import RetryPolicy
 from ._serde._converter import JSON_DECODE_ERRORS, json_loads
 
-__all__ = ["HTTPCore", "VerifyTypes", "decode_body"]
+__all__ = ["Answer", "HTTPCore", "VerifyTypes", "decode_body"]
 
 VerifyTypes = bool | str | ssl.SSLContext
 
@@ -43,7 +44,7 @@ except ImportError:  # pragma: no cover
     _AiohttpTransport = None  # type: ignore[assignment,misc]
 
 
-def decode_body(response: httpx.Response) -> Any:
+def decode_body(response: Answer) -> Any:
     """The JSON body of ``response``, its text when it is not JSON, or None when it is empty."""
     content = response.content
     if not content:
@@ -63,6 +64,10 @@ def _ssl_context(path: str) -> ssl.SSLContext:
 def _nothing_sent(exc: httpx.TransportError) -> bool:
     """Whether the failed attempt certainly never reached the server (so repeating it is always safe)."""
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
 
 
 def _transport_error(exc: httpx.TransportError, what: str, request_id: str) -> TransportError:
@@ -144,7 +149,10 @@ class HTTPCore:
         self._client = http_client
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._direct: httpx.AsyncBaseTransport | None = None  # set when this core builds (and owns) the client
+        self._exchange: _AiohttpTransport | None = None  # the direct transport, when it can skip httpx's models
+        self._aio_timeout: Any = None
         self._urls: dict[str, httpx.URL] = {}
+        self._url_texts: dict[str, str] = {}
         self._deadline: Any = _anyio_deadline  # asyncio.timeout on asyncio >= 3.11 (3x cheaper)
 
     @property
@@ -173,22 +181,26 @@ class HTTPCore:
         # The client keeps the transport's lifecycle (aclose) and serves callers who want httpx.AsyncClient;
         # requests go to the transport directly (see _send_once).
         self._direct = transport
+        if _AiohttpTransport is not None and isinstance(transport, _AiohttpTransport):
+            self._exchange = transport
+            spec = self._extensions["timeout"]
+            self._aio_timeout = transport.client_timeout(spec["connect"], spec["read"], spec["pool"])
         return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(self.timeout), headers=self._headers)
 
-    async def _send_once(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    async def _send_once(self, client: httpx.AsyncClient, request: httpx.Request) -> Answer:
         # On a client this core built, skip httpx.AsyncClient.send: it adds auth, redirect, cookie-jar and
         # event-hook handling none of these APIs use (and a cookie jar shared by every visitor would be wrong),
         # at a quarter of the CPU of a call (benchmarks/). A caller's http_client goes through send() as is.
         transport = self._direct
         if transport is None:
-            return await client.send(request)
+            return Answer.from_httpx(await client.send(request))
         response = await transport.handle_async_request(request)
         response.request = request
         try:
             await response.aread()
         finally:
             await response.aclose()
-        return response
+        return Answer.from_httpx(response)
 
     def _build_request(
         self,
@@ -228,10 +240,20 @@ class HTTPCore:
             return url
         return httpx.URL(f"{base}?{query}")  # pragma: no cover - an httpx whose URL internals changed
 
+    def _text_url(self, base: str, query: str) -> str:
+        # The same URL as _url() gives, as text: httpx normalises each base URL once (percent-encoding,
+        # punycode), and urlencode's query is fully percent-encoded already.
+        text = self._url_texts.get(base)
+        if text is None:
+            if len(self._url_texts) >= 256:
+                self._url_texts.clear()
+            text = self._url_texts[base] = str(httpx.URL(base))
+        return f"{text}?{query}" if query else text
+
     async def aclose(self) -> None:
         """Close the connection pool if this core owns it (idempotent)."""
         client, self._client = self._client, None
-        owned, self._direct = self._direct is not None, None
+        owned, self._direct, self._exchange = self._direct is not None, None, None
         if client is not None and owned:
             await client.aclose()
 
@@ -245,7 +267,7 @@ class HTTPCore:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
         timeout: float | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         """Send one logical request and return its response (status < 400, 304 included).
 
         Raises:
@@ -261,9 +283,25 @@ class HTTPCore:
         if request_id is None:
             request_id = new_request_id()
             hdrs["X-Request-Id"] = request_id
-        request = self._build_request(client, method, url, params, hdrs, content)
+        exchange = self._exchange
+        attempt: Callable[[], Awaitable[Answer]]
+        if exchange is not None and isinstance(url, str) and not (params and "?" in url):
+            target = self._text_url(url, urlencode(params, doseq=True) if params else "")
+            items = list({**self._headers, **hdrs}.items())
+            aio_timeout = self._aio_timeout
+
+            def attempt() -> Awaitable[Answer]:
+                return exchange.exchange(method, target, items, content, aio_timeout)
+
+        else:
+            request = self._build_request(client, method, url, params, hdrs, content)
+            target = str(request.url)
+
+            def attempt() -> Awaitable[Answer]:
+                return self._send_once(client, request)
+
         log = self.logger
-        attempt = 0
+        attempt_number = 0
         while True:
             remaining = deadline - time.monotonic()
             started = time.monotonic()
@@ -271,26 +309,26 @@ class HTTPCore:
                 if remaining <= 0:
                     raise TimeoutError
                 async with self._deadline(remaining):
-                    response = await self._send_once(client, request)
+                    response = await attempt()
             except TimeoutError as exc:
                 raise RequestTimeoutError(
-                    f"{method} {request.url.path} timed out after {budget:g} s (request id {request_id})"
+                    f"{method} {_path(target)} timed out after {budget:g} s (request id {request_id})"
                 ) from exc
             except httpx.TransportError as exc:
-                if attempt < self.retries.max_retries and (idempotent or _nothing_sent(exc)):
-                    delay = self.retries.delay(attempt)
+                if attempt_number < self.retries.max_retries and (idempotent or _nothing_sent(exc)):
+                    delay = self.retries.delay(attempt_number)
                     if delay is not None and time.monotonic() + delay < deadline:
-                        log.info("retrying %s %s after %r (request id %s)", method, request.url, exc, request_id)
-                        attempt += 1
+                        log.info("retrying %s %s after %r (request id %s)", method, target, exc, request_id)
+                        attempt_number += 1
                         await anyio.sleep(delay)
                         continue
-                raise _transport_error(exc, f"{method} {request.url.path}", request_id) from exc
+                raise _transport_error(exc, f"{method} {_path(target)}", request_id) from exc
             status = response.status_code
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "%s %s -> %d in %.1f ms (request id %s)",
                     method,
-                    request.url,
+                    target,
                     status,
                     (time.monotonic() - started) * 1000.0,
                     request_id,
@@ -298,20 +336,20 @@ class HTTPCore:
             if status < 400:
                 return response
             rheaders = response.headers
-            if attempt < self.retries.max_retries and self.retries.retries_status(
+            if attempt_number < self.retries.max_retries and self.retries.retries_status(
                 status, rheaders, idempotent=idempotent
             ):
-                delay = self.retries.delay(attempt, rheaders)
+                delay = self.retries.delay(attempt_number, rheaders)
                 if delay is not None and time.monotonic() + delay < deadline:
                     log.info(
                         "retrying %s %s after HTTP %d in %.2f s (request id %s)",
                         method,
-                        request.url,
+                        target,
                         status,
                         delay,
                         request_id,
                     )
-                    attempt += 1
+                    attempt_number += 1
                     await anyio.sleep(delay)
                     continue
             raise make_status_error(

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
-from .._http import HTTPCore, VerifyTypes
+from .._http import Answer, HTTPCore, VerifyTypes
 from .._ids import request_id as new_request_id
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import json_dumps
@@ -133,7 +133,7 @@ class RepositoryBase:
         headers: Mapping[str, str] | None = None,
         request_timeout: float | None = None,
         request_id: str | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         if self._closed:
             raise ClientClosedError(f"the {type(self).__name__} is closed")
         if origin(url) != origin(self.base_url):

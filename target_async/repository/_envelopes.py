@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from .._http import decode_body
+from .._http import Answer, decode_body
 from .._serde import structure
 from ..models.repository import Container, Instance, Page, Receipt, Schema
 from ._links import base_of_response, link_href, resolve_href
@@ -24,9 +22,9 @@ __all__ = [
 _PAGE_KEYS = frozenset({"_embedded", "_links", "requestTime", "containerId", "schemaNs"})
 
 
-def response_base(response: httpx.Response, default: str) -> str:
+def response_base(response: Answer, default: str) -> str:
     """The base for the links of ``response``: its ``Content-Base``, else the repository base."""
-    return base_of_response(response.headers, str(response.request.url), default)
+    return base_of_response(response.headers, response.url, default)
 
 
 def etag_from_header(value: str | None) -> int | None:
@@ -40,13 +38,13 @@ def etag_from_header(value: str | None) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _body_dict(response: httpx.Response) -> dict[str, Any]:
+def _body_dict(response: Answer) -> dict[str, Any]:
     body = decode_body(response)
     return dict(body) if isinstance(body, Mapping) else {}
 
 
 def parse_receipt(
-    response: httpx.Response,
+    response: Answer,
     base: str,
     *,
     instance_id: str | None = None,
@@ -101,7 +99,7 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_page(response: httpx.Response, base: str) -> Page:
+def parse_page(response: Answer, base: str) -> Page:
     """A :class:`Page` from a list or search response (``_embedded.results``, ``count``, ``total``)."""
     body = _body_dict(response)
     page_base = response_base(response, base)
@@ -129,7 +127,7 @@ def parse_page(response: httpx.Response, base: str) -> Page:
     return page
 
 
-def parse_containers(response: httpx.Response, base: str) -> list[Container]:
+def parse_containers(response: Answer, base: str) -> list[Container]:
     """The containers of a repository-root (``home.hal``) response."""
     body = _body_dict(response)
     page_base = response_base(response, base)

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import attrs
-import httpx
 
 from .._exceptions import (
     DeleteRejectedError,
@@ -42,7 +41,7 @@ from .._exceptions import (
     TransportError,
     ValidationError,
 )
-from .._http import decode_body
+from .._http import Answer, decode_body
 from .._retry import RetryPolicy
 from .._serde import structure, wire_names
 from ..models.repository import DeleteOutcome, Receipt
@@ -217,7 +216,7 @@ class DeleteOperation:
 
     # --- polling ------------------------------------------------------------------------------------
 
-    def _record(self, response: httpx.Response) -> Any:
+    def _record(self, response: Answer) -> Any:
         body = decode_body(response)
         self.last_response = ResponseSnapshot(response.status_code, dict(response.headers), body)
         return body
