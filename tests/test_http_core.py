@@ -1,11 +1,17 @@
-"""The HTTP core's shortcuts give exactly what httpx's own request building gives."""
+"""The HTTP core's shortcuts give exactly what httpx's own request building (and transport) gives."""
 
 from __future__ import annotations
+
+import asyncio
+import uuid
+from urllib.parse import urlencode
 
 import httpx
 from hypothesis import given, strategies as st
 
 from target_async import _http
+from target_async._answer import Answer
+from target_async._ids import request_id, session_id
 from target_async._retry import DEFAULT_RETRIES
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
@@ -35,3 +41,98 @@ def test_fast_url_equals_httpx_build_request(items: list[tuple[str, str]]) -> No
     assert str(ours.url) == str(theirs.url)
     assert list(ours.url.params.multi_items()) == list(theirs.url.params.multi_items())
     assert ours.headers["content-length"] == theirs.headers["content-length"]
+
+
+@given(params.map(_grouped))
+def test_text_url_equals_httpx_build_request(items: list[tuple[str, str]]) -> None:
+    """The path that skips httpx's objects sends the URL text httpx would have sent."""
+    core = _http.HTTPCore(timeout=1.0, retries=DEFAULT_RETRIES)
+    base = "https://acme.tt.omtrdc.net/rest/v1/delivery"
+    theirs = httpx.Client().build_request("POST", base, params=items)
+    assert core._text_url(base, urlencode(items, doseq=True) if items else "") == str(theirs.url)
+
+
+def test_text_url_normalises_the_base_as_httpx_does() -> None:
+    core = _http.HTTPCore(timeout=1.0, retries=DEFAULT_RETRIES)
+    base = "https://Bücher.example/a b/ü?x=1"
+    assert core._text_url(base, "") == str(httpx.URL(base))
+
+
+async def _capture() -> tuple[str, list[bytes], asyncio.Server]:
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+            0,
+        )
+        seen.append(head + await reader.readexactly(length))
+        body = b'{"ok": true}'
+        writer.write(b'HTTP/1.1 201 Created\r\nETag: "7"\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n')
+        writer.write(b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen, server
+
+
+def _wire(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return lines[0], headers, body
+
+
+async def test_both_paths_put_the_same_request_on_the_wire_and_read_the_same_answer() -> None:
+    """The default core (aiohttp, no httpx objects) and a core on httpx's own transport agree byte for byte on
+    what matters: request line (path and encoded query), the SDK's headers, the body; and on the answer."""
+    base, seen, server = await _capture()
+    params = [("imsOrgId", "o@AdobeOrg"), ("sessionId", "a b/c~d+é"), ("x", "1"), ("x", "2")]
+    headers = {"X-Request-Id": "r-1", "If-Match": '"3"'}
+    answers = []
+    try:
+        for transport in (None, httpx.AsyncHTTPTransport()):
+            core = _http.HTTPCore(
+                timeout=5.0, retries=DEFAULT_RETRIES, transport=transport, headers={"X-EXC-SDK": "TargetAsyncPython"}
+            )
+            try:
+                url = base + "/rest/v1/delivery"
+                answer = await core.send("POST", url, idempotent=False, params=params, headers=headers, content=b"{}")
+                answers.append(answer)
+                assert (core._exchange is None) == (transport is not None)
+            finally:
+                await core.aclose()
+    finally:
+        server.close()
+        await server.wait_closed()
+    (line_a, head_a, body_a), (line_b, head_b, body_b) = (_wire(raw) for raw in seen)
+    query = "imsOrgId=o%40AdobeOrg&sessionId=a+b%2Fc~d%2B%C3%A9&x=1&x=2"
+    assert line_a == line_b == f"POST /rest/v1/delivery?{query} HTTP/1.1"
+    for name in ("x-exc-sdk", "x-request-id", "if-match", "content-length", "host"):
+        assert head_a[name] == head_b[name], name
+    assert body_a == body_b == b"{}"
+    fast, portable = answers
+    assert fast.status_code == portable.status_code == 201
+    assert fast.headers == portable.headers
+    assert fast.headers["etag"] == '"7"' and fast.headers["set-cookie"] == "a=1, b=2"
+    assert fast.content == portable.content == b'{"ok": true}'
+    assert fast.url == portable.url and fast.reason_phrase == portable.reason_phrase == "Created"
+
+
+def test_answer_text_follows_the_charset() -> None:
+    latin = Answer(200, {"content-type": "text/plain; charset=ISO-8859-1"}, "é".encode("latin-1"), "u")
+    assert latin.text == "é"
+    assert Answer(200, {}, "é".encode(), "u").text == "é"
+    assert Answer(200, {"content-type": "text/plain; charset=nope"}, b"ok", "u").text == "ok"
+    assert Answer(200, {}, b"\xff", "u").text == "\ufffd"
+
+
+def test_session_and_request_ids_are_version_4_uuids() -> None:
+    for make in (session_id, request_id):
+        ids = {make() for _ in range(1000)}
+        assert len(ids) == 1000
+        for text in list(ids)[:50]:
+            parsed = uuid.UUID(text)
+            assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122

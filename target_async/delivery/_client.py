@@ -6,7 +6,6 @@ import asyncio
 import enum
 import logging
 import ssl
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -16,6 +15,7 @@ import sniffio
 
 from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
 from .._http import HTTPCore
+from .._ids import session_id as new_session_id
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import converter, json_dumps, loads
 from .._version import __version__
@@ -390,7 +390,7 @@ class AsyncTargetClient:
 
         cookies = parse_target_cookie(target_cookie)
         device_id = cookies.get(DEVICE_ID_COOKIE)
-        session_id = cookies.get(SESSION_ID_COOKIE) or session_option or _new_session_id()
+        session_id = cookies.get(SESSION_ID_COOKIE) or session_option or new_session_id()
         finish_request(
             request,
             tnt_id=device_id,
@@ -436,7 +436,3 @@ class AsyncTargetClient:
 
     def __repr__(self) -> str:
         return f"<AsyncTargetClient client={self.client!r} organization_id={self.organization_id!r}>"
-
-
-def _new_session_id() -> str:
-    return str(uuid.uuid4())

@@ -130,8 +130,17 @@ def _wire(value: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_offset_cache: tuple[int, int] = (-1, 0)  # (minute since the epoch, offset): offsets change on a minute
+
+
 def _local_offset_minutes() -> int:
-    return time.localtime().tm_gmtoff // 60
+    global _offset_cache
+    minute = int(time.time()) // 60
+    cached_minute, offset = _offset_cache
+    if minute != cached_minute:
+        offset = time.localtime(minute * 60).tm_gmtoff // 60
+        _offset_cache = (minute, offset)
+    return offset
 
 
 def finish_request(

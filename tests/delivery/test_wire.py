@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from target_async._exceptions import ValidationError
-from target_async.delivery import TargetDeliveryResponse
+from target_async.delivery import TargetDeliveryResponse, _request
 from target_async.models import (
     ChannelType,
     Context,
@@ -341,3 +341,21 @@ async def test_prefetch_only_request(make_client, recorder: Recorder):
     )
     await make_client().get_offers(request=req)
     assert json.loads(recorder.last.content)["prefetch"]["mboxes"][0]["name"] == "x"
+
+
+def test_the_local_time_offset_is_read_again_every_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offset is cached per minute (it is read on every call), so a DST change shows within a minute."""
+    offsets = {0: 60, 1: 120}  # minute since the epoch -> offset the "OS" reports, in minutes
+
+    def fake_localtime(seconds: float) -> time.struct_time:
+        return time.struct_time((1970, 1, 1, 0, 0, 0, 3, 1, 0, "X", offsets[int(seconds) // 60] * 60))
+
+    monkeypatch.setattr(_request, "_offset_cache", (-1, 0))
+    monkeypatch.setattr(_request.time, "localtime", fake_localtime)
+    now = [10.0]
+    monkeypatch.setattr(_request.time, "time", lambda: now[0])
+    assert _request._local_offset_minutes() == 60
+    offsets[0] = 999  # cached within the same minute
+    assert _request._local_offset_minutes() == 60
+    now[0] = 61.0
+    assert _request._local_offset_minutes() == 120
