@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import os
 import ssl
@@ -161,6 +162,26 @@ class HTTPCore:
         if self._client is None:
             self._client = self._build_client()
         return self._client
+
+    def twin(self) -> HTTPCore:
+        """A core with this one's settings and a connection pool of its own, for another event loop.
+
+        Only for a core that builds its own client (no ``http_client``/``transport`` given: those are bound to
+        the loop that uses them). A system trust store is loaded once and shared by the twins.
+        """
+        if self._transport is not None or (self._client is not None and self._direct is None):
+            raise RuntimeError("only a core that builds its own client can have twins")
+        if self._verify is True:
+            self._verify = httpx.create_ssl_context()
+        twin = copy.copy(self)
+        twin._client = None
+        twin._direct = None
+        twin._exchange = None
+        twin._aio_timeout = None
+        twin._urls = {}
+        twin._url_texts = {}
+        twin._deadline = _anyio_deadline
+        return twin
 
     def _build_client(self) -> httpx.AsyncClient:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import enum
 import logging
 import ssl
@@ -54,6 +55,16 @@ _SDK_HEADERS = {
     "User-Agent": f"target-async/{__version__}",
 }
 DEFAULT_CONCURRENCY = 64
+
+
+class _Routing:
+    """The client-wide edge cluster: the configured hint, then the last one a response revealed (shared by a
+    client and its twins)."""
+
+    __slots__ = ("hint",)
+
+    def __init__(self, hint: str | None) -> None:
+        self.hint = hint
 
 
 class _State(enum.Enum):
@@ -152,7 +163,7 @@ class AsyncTargetClient:
         self.decisioning_method = check_decisioning_method(decisioning_method, "decisioning_method")
         self.events: dict[str, Callable[..., Any]] = dict(events or {})
         self.logger = logger or logging.getLogger("target_async")
-        self._location_hint = _opt_str(target_location_hint, "target_location_hint")
+        self._routing = _Routing(_opt_str(target_location_hint, "target_location_hint"))
         policy = retries if isinstance(retries, RetryPolicy) else RetryPolicy(max_retries=retries)
         self._http = HTTPCore(
             timeout=self.timeout,
@@ -179,7 +190,7 @@ class AsyncTargetClient:
     @property
     def target_location_hint(self) -> str | None:
         """The client-wide edge cluster: the configured hint, then the last one a response revealed."""
-        return self._location_hint
+        return self._routing.hint
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -196,6 +207,18 @@ class AsyncTargetClient:
         """Release the connection pool (a shared ``http_client`` stays open). Idempotent."""
         self._state = _State.CLOSED
         await self._http.aclose()
+
+    def _twin(self) -> AsyncTargetClient:
+        """This client for another event loop: the same settings and edge routing, a connection pool of its own.
+
+        The sync facade runs blocking calls on the caller's thread with one twin per thread; ``events`` stay
+        with the original (they fire once per client).
+        """
+        twin = copy.copy(self)
+        twin._http = self._http.twin()
+        twin._state = _State.UNOPENED
+        twin.events = {}
+        return twin
 
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
@@ -400,7 +423,7 @@ class AsyncTargetClient:
             visitor=visitor,
             consumer_id=consumer_id,
         )
-        request_cluster = cluster_from_tnt_id(device_id) or hint or self._location_hint
+        request_cluster = cluster_from_tnt_id(device_id) or hint or self._routing.hint
         if request_cluster:
             host = f"mboxedge{request_cluster}.tt.omtrdc.net"
         else:
@@ -421,7 +444,7 @@ class AsyncTargetClient:
         )
         cluster = request_cluster or cluster_from_edge_host(delivery.edge_host)
         if cluster:
-            self._location_hint = cluster
+            self._routing.hint = cluster
         state = None
         if visitor is not None and callable(getattr(visitor, "get_state", None)):
             state = visitor.get_state()

@@ -17,6 +17,7 @@ from ..delivery import AsyncTargetClient, Attributes, TargetDeliveryResponse
 from ..delivery._options import DeliveryOptions
 from ..models import DeliveryRequest
 from ._async_result import AsyncResult
+from ._lanes import Lanes, loop_running_here
 from ._runner import Bridge, BridgedClient, Dispatcher
 
 __all__ = ["CallOptions", "TargetClient"]
@@ -70,13 +71,15 @@ _READY_MAX_WAIT = 0.1
 class TargetClient(BridgedClient):
     """Adobe Target's documented ``TargetClient``: blocking calls, or callbacks with an ``AsyncResult``.
 
-    Build it with :meth:`create`. Every client shares one event-loop thread and one callback thread with the
-    other sync clients of the process; each keeps its own connection pool, reused across calls. Close it
-    with :meth:`close` or use it as a context manager.
+    Build it with :meth:`create`. Blocking calls run on the calling thread, on an event loop that thread keeps
+    for its next calls (with a connection pool per calling thread). Callback calls share one event-loop thread
+    and one callback thread with the other sync clients of the process. Every pool is reused across calls.
+    Close the client with :meth:`close` or use it as a context manager.
     """
 
     _bridge: Bridge
     _aclient: AsyncTargetClient
+    _lanes: Lanes
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise UsageError("Please use TargetClient.create static method instead")
@@ -110,9 +113,12 @@ class TargetClient(BridgedClient):
             bridge.close()
             raise
         bridge.aclose = aclient.aclose
+        lanes = Lanes(aclient._twin)
+        bridge.before_aclose = lambda cancel, deadline: lanes.close(cancel=cancel, deadline=deadline)
         self = cls.__new__(cls)
         self._bridge = bridge
         self._aclient = aclient
+        self._lanes = lanes
         handler = aclient.events.get(_CLIENT_READY)
         if handler is not None:
             _ReadyWatch(self, handler, caller, bridge.dispatcher, aclient.logger).arm()
@@ -144,8 +150,7 @@ class TargetClient(BridgedClient):
             TargetError: the call failed (blocking mode).
         """
         opts, callback, err_callback = _split(options)
-        aclient = self._aclient
-        return self._call("get_offers", lambda: aclient.get_offers(opts), callback, err_callback)
+        return self._call("get_offers", lambda client: client.get_offers(opts), callback, err_callback)
 
     @overload
     def send_notifications(  # type: ignore[overload-overlap]
@@ -162,8 +167,7 @@ class TargetClient(BridgedClient):
     ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]:
         """Send display/click notifications (``request.notifications``); blocking or with callbacks."""
         opts, callback, err_callback = _split(options)
-        aclient = self._aclient
-        return self._call("send_notifications", lambda: aclient.send_notifications(opts), callback, err_callback)
+        return self._call("send_notifications", lambda client: client.send_notifications(opts), callback, err_callback)
 
     @overload
     def get_attributes(  # type: ignore[overload-overlap]
@@ -180,20 +184,25 @@ class TargetClient(BridgedClient):
     ) -> Attributes | AsyncResult[Attributes]:
         """Execute ``mbox_names`` and return their JSON offer attributes (:class:`Attributes`)."""
         opts, callback, err_callback = _split(options)
-        aclient = self._aclient
-        return self._call("get_attributes", lambda: aclient.get_attributes(mbox_names, opts), callback, err_callback)
+        return self._call(
+            "get_attributes", lambda client: client.get_attributes(mbox_names, opts), callback, err_callback
+        )
 
     def _call(
         self,
         name: str,
-        fn: Callable[[], Coroutine[Any, Any, T]],
+        fn: Callable[[AsyncTargetClient], Coroutine[Any, Any, T]],
         callback: Callable[[T], object] | None,
         err_callback: Callable[[BaseException], object] | None,
     ) -> T | AsyncResult[T]:
         bridge = self._bridge
+        aclient = self._aclient
         if callback is None and err_callback is None:
-            return bridge.run(fn, what=f"TargetClient.{name}()", stacklevel=3)
-        future = bridge.submit(fn)
+            if loop_running_here():  # this thread cannot run a second loop: use the shared one (with a warning)
+                return bridge.run(lambda: fn(aclient), what=f"TargetClient.{name}()", stacklevel=3)
+            bridge.check()
+            return self._lanes.run(fn)  # on this thread's own loop, with its twin of aclient
+        future = bridge.submit(lambda: fn(aclient))
         return AsyncResult(
             future,
             bridge.dispatcher,

@@ -426,6 +426,8 @@ class Bridge:
         self.async_name = async_name
         self.pid = os.getpid()
         self.aclose: Callable[[], Awaitable[object]] | None = None  # closes the async twin; set by the owner
+        # closes what the owner runs off the loop (blocking calls on callers' threads): (cancel, deadline)
+        self.before_aclose: Callable[[bool, float | None], None] | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._released = False
@@ -541,6 +543,11 @@ class Bridge:
             cf.wait(pending, timeout=timeout)
         for future in pending:
             future.cancel()  # a no-op for those that finished
+        if self.before_aclose is not None:
+            try:
+                self.before_aclose(cancel_pending, deadline)
+            except Exception:
+                _log.exception("target_async: closing %s's caller-thread loops failed", self.what)
         generation = self.generation
         try:
             closing = generation.submit(self._drain_then_aclose)

@@ -1,0 +1,198 @@
+"""Blocking calls on the caller's own thread: one private event loop per calling thread (a *lane*).
+
+A blocking call sent through the shared event-loop thread pays two cross-thread wake-ups (caller to loop, loop
+to caller): about 150 us per call on a 2-vCPU VM, a third of a whole delivery call (``benchmarks/``). So a
+thread that makes a blocking call runs it itself, on an event loop of its own that it keeps for its next calls,
+with a twin of the async client (same settings and edge routing, a connection pool of its own)::
+
+    caller thread ── TargetClient.get_offers(options) ──▶ its lane: loop.run_until_complete(twin.get_offers(...))
+
+The async core is the same code either way; no thread is started. Callback calls (and ``RepositoryClient``)
+still go through the shared loop thread, and a thread that runs an event loop of its own uses it too (it
+cannot run a second loop).
+
+A lane lives until its client closes; the lanes of threads that have ended are closed when the next lane
+opens and at close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from .._exceptions import ClientClosedError
+
+__all__ = ["Lane", "Lanes", "loop_running_here"]
+
+T = TypeVar("T")
+
+_log = logging.getLogger("target_async")
+_UNWIND_GRACE = 1.0  # seconds a cancelled call gets to unwind before close() leaves the lane to its thread
+
+
+def loop_running_here() -> bool:
+    """Whether the calling thread runs an asyncio event loop."""
+    return asyncio.events._get_running_loop() is not None
+
+
+class Lane:
+    """One caller thread's event loop and async client.
+
+    Only its thread runs calls on it; another thread may close it when it is idle (its ``lock`` is free).
+    """
+
+    def __init__(self, thread: threading.Thread, client: Any) -> None:
+        self.thread = thread
+        self.client = client
+        self.loop = asyncio.new_event_loop()
+        self.lock = threading.Lock()  # held while a call runs, or while the lane closes
+        self.closed = False
+        self.doomed = False  # close() could not wait: the lane's own thread closes it after its call
+        self._task: asyncio.Task[Any] | None = None
+
+    def run(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """Run ``fn(client)`` to completion on this lane's loop (an interrupt cancels it, then propagates)."""
+        with self.lock:
+            if self.closed or self.doomed:
+                raise ClientClosedError("this client is closed")
+            task = self.loop.create_task(fn(self.client))  # the task sees a copy of the caller's context variables
+            self._task = task
+            try:
+                return self.loop.run_until_complete(task)
+            except BaseException:
+                if not task.done():  # KeyboardInterrupt (or SystemExit) arrived while the loop ran
+                    task.cancel()
+                    try:
+                        self.loop.run_until_complete(task)
+                    except BaseException:  # the first exception is the one to report
+                        pass
+                raise
+            finally:
+                self._task = None
+                if self.doomed:
+                    self._shutdown()
+
+    def cancel(self) -> None:
+        """Cancel the call running on the lane, if any (from any thread)."""
+        task = self._task
+        if task is not None:
+            try:
+                self.loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+    def close(self, *, cancel: bool, deadline: float | None) -> None:
+        """Close the lane once its call (if any) has finished; ``cancel`` cancels that call first.
+
+        A call still running at ``deadline`` is cancelled; one that does not unwind in time (or a close from
+        inside the call itself) leaves the lane to its own thread, which closes it when the call returns.
+        """
+        if cancel:
+            self.cancel()
+        if self.thread is threading.current_thread():
+            acquired = self.lock.acquire(blocking=False)  # held: close() was called from inside the call
+        else:
+            acquired = self.lock.acquire(timeout=-1 if deadline is None else max(0.0, deadline - time.monotonic()))
+            if not acquired:
+                self.cancel()
+                acquired = self.lock.acquire(timeout=_UNWIND_GRACE)
+        if not acquired:
+            self.doomed = True
+            return
+        try:
+            if loop_running_here():  # run_until_complete is impossible on a thread that runs a loop
+                helper = threading.Thread(target=self._shutdown, name="target-async-lane-close", daemon=True)
+                helper.start()
+                helper.join(None if deadline is None else max(_UNWIND_GRACE, deadline - time.monotonic()))
+            else:
+                self._shutdown()
+        finally:
+            self.lock.release()
+
+    def _shutdown(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        loop = self.loop
+        try:
+            loop.run_until_complete(self.client.aclose())
+            loop.run_until_complete(asyncio.sleep(0))  # let closing transports finish their callbacks
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        except Exception:
+            _log.exception("target_async: closing a caller thread's event loop failed")
+        finally:
+            loop.close()
+
+
+_abandoned: list[Lane] = []  # lanes of the parent process after os.fork(): never touched, never finalised
+_registries: weakref.WeakSet[Lanes] = weakref.WeakSet()
+
+
+class Lanes:
+    """The lanes of one sync client, one per thread that made a blocking call.
+
+    Args:
+        make_client: builds the async client of a new lane (a twin of the sync client's own).
+    """
+
+    def __init__(self, make_client: Callable[[], Any]) -> None:
+        self._make_client = make_client
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._lanes: list[Lane] = []
+        self._closed = False
+        _registries.add(self)
+
+    def __len__(self) -> int:
+        return len(self._lanes)
+
+    def run(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """Run ``fn(client)`` on the calling thread's lane (opened on its first call), with the lane's client."""
+        lane: Lane | None = getattr(self._local, "lane", None)
+        if lane is None:
+            lane = self._open()
+        return lane.run(fn)
+
+    def _open(self) -> Lane:
+        thread = threading.current_thread()
+        with self._lock:
+            if self._closed:
+                raise ClientClosedError("this client is closed")
+            lane = Lane(thread, self._make_client())
+            ended = [other for other in self._lanes if not other.thread.is_alive()]
+            self._lanes = [other for other in self._lanes if other.thread.is_alive()]
+            self._lanes.append(lane)
+        self._local.lane = lane
+        for other in ended:  # idle for good: their thread has ended
+            other.close(cancel=False, deadline=None)
+        return lane
+
+    def close(self, *, cancel: bool = False, deadline: float | None = None) -> None:
+        """Refuse new lanes and close every lane (see :meth:`Lane.close`)."""
+        with self._lock:
+            self._closed = True
+            lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            lane.close(cancel=cancel, deadline=deadline)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held by a thread that does not exist here
+        _abandoned.extend(self._lanes)
+        self._lanes = []
+        self._closed = True
+        self._local = threading.local()
+
+
+def _after_fork_in_child() -> None:
+    for registry in list(_registries):
+        registry._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
