@@ -18,6 +18,7 @@ opens and at close.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures as cf
 import logging
 import os
 import threading
@@ -65,6 +66,10 @@ class Lane:
             self._task = task
             try:
                 return self.loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                if task.cancelled():  # by close(cancel_pending=True) or close(timeout=...), reported as the loop does
+                    raise cf.CancelledError() from None
+                raise
             except BaseException:
                 if not task.done():  # KeyboardInterrupt (or SystemExit) arrived while the loop ran
                     task.cancel()
