@@ -7,7 +7,8 @@ with a twin of the async client (same settings and edge routing, a connection po
 
     caller thread ── TargetClient.get_offers(options) ──▶ its lane: loop.run_until_complete(twin.get_offers(...))
 
-The async core is the same code either way; no thread is started. Callback calls (and ``RepositoryClient``)
+The async core is the same code either way; no thread is started per caller (host-name lookups, rare with
+pooled connections, share four threads). Callback calls (and ``RepositoryClient``)
 still go through the shared loop thread, and a thread that runs an event loop of its own uses it too (it
 cannot run a second loop).
 
@@ -29,12 +30,33 @@ from typing import Any, TypeVar
 
 from .._exceptions import ClientClosedError
 
-__all__ = ["Lane", "Lanes", "loop_running_here"]
+__all__ = ["RESOLVER_THREAD_PREFIX", "Lane", "Lanes", "loop_running_here"]
 
 T = TypeVar("T")
 
 _log = logging.getLogger("target_async")
 _UNWIND_GRACE = 1.0  # seconds a cancelled call gets to unwind before close() leaves the lane to its thread
+_IDLE_CATCH_UP = 0.5  # seconds idle after which a call first lets the loop read what arrived meanwhile
+RESOLVER_THREAD_PREFIX = "target-async-resolver"
+
+
+class _SharedExecutor(cf.ThreadPoolExecutor):
+    """The default executor of every lane's loop (aiohttp resolves host names on it): a few threads for the
+    whole process rather than one pool per calling thread. Closing a loop does not shut it down."""
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass  # its idle threads end at interpreter exit, with every executor's
+
+
+def _new_executor() -> _SharedExecutor:
+    return _SharedExecutor(max_workers=4, thread_name_prefix=RESOLVER_THREAD_PREFIX)
+
+
+_executor = _new_executor()
+
+
+async def _nothing() -> None:
+    pass
 
 
 def loop_running_here() -> bool:
@@ -52,16 +74,23 @@ class Lane:
         self.thread = thread
         self.client = client
         self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(_executor)
         self.lock = threading.Lock()  # held while a call runs, or while the lane closes
         self.closed = False
         self.doomed = False  # close() could not wait: the lane's own thread closes it after its call
         self._task: asyncio.Task[Any] | None = None
+        self._idle_since = time.monotonic()
 
     def run(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
         """Run ``fn(client)`` to completion on this lane's loop (an interrupt cancels it, then propagates)."""
         with self.lock:
             if self.closed or self.doomed:
                 raise ClientClosedError("this client is closed")
+            if time.monotonic() - self._idle_since > _IDLE_CATCH_UP:
+                # The loop has not run since the last call: let it read what arrived meanwhile (a server that
+                # closed an idle pooled connection) and run due timers, so that the call never picks a
+                # connection the server has already closed.
+                self.loop.run_until_complete(_nothing())
             task = self.loop.create_task(fn(self.client))  # the task sees a copy of the caller's context variables
             self._task = task
             try:
@@ -80,6 +109,7 @@ class Lane:
                 raise
             finally:
                 self._task = None
+                self._idle_since = time.monotonic()
                 if self.doomed:
                     self._shutdown()
 
@@ -195,6 +225,8 @@ class Lanes:
 
 
 def _after_fork_in_child() -> None:
+    global _executor
+    _executor = _new_executor()  # the parent's threads do not exist here
     for registry in list(_registries):
         registry._after_fork_in_child()
 

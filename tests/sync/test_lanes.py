@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import gc
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import pytest
 
 from target_async import AsyncTargetClient, ClientClosedError, TargetDeliveryResponse
 from target_async.sync import TargetClient
+from target_async.sync._lanes import RESOLVER_THREAD_PREFIX
 from target_async.sync._runner import LOOP_THREAD_NAME
 
 from .conftest import Stub, mbox_names, request_for
@@ -148,3 +150,74 @@ async def test_a_twin_shares_settings_and_routing_but_not_the_pool() -> None:
     assert original.target_location_hint == "28"
     await twin.aclose()
     await original.aclose()
+
+
+def test_host_name_lookups_share_a_few_threads(make_client: MakeClient, stub: Stub) -> None:
+    """aiohttp resolves host names on the loop's executor: the lanes share one small pool, not one each."""
+    client = make_client(server_domain=f"localhost:{stub.port}")
+    callers = [call_in_thread(lambda: client.get_offers({"request": request_for("x")}), f"c{i}") for i in range(8)]
+    for thread, outcome in callers:
+        thread.join(20)
+        assert isinstance(outcome[0], TargetDeliveryResponse)
+    resolvers = [t for t in threading.enumerate() if t.name.startswith(RESOLVER_THREAD_PREFIX)]
+    assert 1 <= len(resolvers) <= 4
+
+
+class ClosesIdleConnections:
+    """A Delivery API stand-in that closes a kept-alive connection after 0.2 s without a request (as servers
+    and load balancers with a short keep-alive timeout do)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.domain = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        body = b'{"status": 200, "requestId": "r", "client": "acmeclient", "edgeHost": "localhost"}'
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        answer = head + body
+        with conn:
+            conn.settimeout(0.2)
+            buffer = b""
+            while True:
+                try:
+                    chunk = conn.recv(65536)
+                except TimeoutError:
+                    return  # idle: hang up
+                if not chunk:
+                    return
+                buffer += chunk
+                head, sep, rest = buffer.partition(b"\r\n\r\n")
+                if not sep:
+                    continue
+                lines = head.split(b"\r\n")[1:]
+                length = int(next(line.split(b":")[1] for line in lines if line.lower().startswith(b"content-length")))
+                if len(rest) >= length:
+                    buffer = rest[length:]
+                    conn.sendall(answer)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_a_call_after_an_idle_pause_never_reuses_a_connection_the_server_closed(make_client: MakeClient) -> None:
+    server = ClosesIdleConnections()
+    try:
+        client = make_client(server_domain=server.domain, retries=0)
+        client.get_offers({"request": request_for("a")})
+        time.sleep(0.8)  # the server hangs up meanwhile; nothing runs this thread's loop
+        assert client.get_offers({"request": request_for("a")}).response.status == 200  # not a ConnectError
+        assert server.connections == 2
+    finally:
+        server.close()
