@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from hypothesis import given, strategies as st
 
 from target_async import _http
@@ -136,3 +138,21 @@ def test_session_and_request_ids_are_version_4_uuids() -> None:
         for text in list(ids)[:50]:
             parsed = uuid.UUID(text)
             assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_hands_out_its_parents_session_ids() -> None:
+    session_id()  # the parent has OS randomness buffered now
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids, then leave without running the parent's cleanup
+        try:
+            os.write(write_end, ",".join(session_id() for _ in range(5)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child_ids = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    parent_ids = {session_id() for _ in range(5)}
+    assert len(child_ids) == 5 and not child_ids & parent_ids
