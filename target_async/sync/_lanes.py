@@ -8,9 +8,9 @@ with a twin of the async client (same settings and edge routing, a connection po
     caller thread ── TargetClient.get_offers(options) ──▶ its lane: loop.run_until_complete(twin.get_offers(...))
 
 The async core is the same code either way; no thread is started per caller (host-name lookups, rare with
-pooled connections, share four threads). Callback calls (and ``RepositoryClient``)
-still go through the shared loop thread, and a thread that runs an event loop of its own uses it too (it
-cannot run a second loop).
+pooled connections, share at most four threads, which stop when the last lane closes). Callback calls (and
+``RepositoryClient``) still go through the shared loop thread, and a thread that runs an event loop of its own
+uses it too (it cannot run a second loop).
 
 A lane lives until its client closes; the lanes of threads that have ended are closed when the next lane
 opens and at close.
@@ -42,17 +42,38 @@ RESOLVER_THREAD_PREFIX = "target-async-resolver"
 
 class _SharedExecutor(cf.ThreadPoolExecutor):
     """The default executor of every lane's loop (aiohttp resolves host names on it): a few threads for the
-    whole process rather than one pool per calling thread. Closing a loop does not shut it down."""
+    whole process rather than one pool per calling thread. Closing a loop does not shut it down; it stops when
+    the last lane of the process closes."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        pass  # its idle threads end at interpreter exit, with every executor's
+        pass  # loop.close() calls this: the executor outlives the loop
+
+    def stop(self) -> None:
+        super().shutdown(wait=False)
 
 
-def _new_executor() -> _SharedExecutor:
-    return _SharedExecutor(max_workers=4, thread_name_prefix=RESOLVER_THREAD_PREFIX)
+_executor_lock = threading.Lock()
+_executor: _SharedExecutor | None = None
+_open_lanes = 0
 
 
-_executor = _new_executor()
+def _lease_executor() -> _SharedExecutor:
+    global _executor, _open_lanes
+    with _executor_lock:
+        if _executor is None:
+            _executor = _SharedExecutor(max_workers=4, thread_name_prefix=RESOLVER_THREAD_PREFIX)
+        _open_lanes += 1
+        return _executor
+
+
+def _release_executor() -> None:
+    global _executor, _open_lanes
+    with _executor_lock:
+        _open_lanes -= 1
+        if _open_lanes or _executor is None:
+            return
+        executor, _executor = _executor, None
+    executor.stop()  # its threads end once idle
 
 
 async def _nothing() -> None:
@@ -74,7 +95,7 @@ class Lane:
         self.thread = thread
         self.client = client
         self.loop = asyncio.new_event_loop()
-        self.loop.set_default_executor(_executor)
+        self.loop.set_default_executor(_lease_executor())
         self.lock = threading.Lock()  # held while a call runs, or while the lane closes
         self.closed = False
         self.doomed = False  # close() could not wait: the lane's own thread closes it after its call
@@ -163,6 +184,7 @@ class Lane:
             _log.exception("target_async: closing a caller thread's event loop failed")
         finally:
             loop.close()
+            _release_executor()
 
 
 _abandoned: list[Lane] = []  # lanes of the parent process after os.fork(): never touched, never finalised
@@ -225,8 +247,8 @@ class Lanes:
 
 
 def _after_fork_in_child() -> None:
-    global _executor
-    _executor = _new_executor()  # the parent's threads do not exist here
+    global _executor, _executor_lock, _open_lanes
+    _executor_lock, _executor, _open_lanes = threading.Lock(), None, 0  # the parent's threads do not exist here
     for registry in list(_registries):
         registry._after_fork_in_child()
 

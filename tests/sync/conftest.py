@@ -15,6 +15,7 @@ import pytest
 
 from target_async.models import ChannelType, Context, DeliveryRequest, ExecuteRequest, MboxRequest
 from target_async.sync import TargetClient
+from target_async.sync._lanes import RESOLVER_THREAD_PREFIX
 from target_async.sync._runner import CALLBACK_THREAD_NAME, LOOP_THREAD_NAME
 from target_async.testing import disable_backoff, enable_backoff, free_port
 
@@ -96,7 +97,9 @@ def client(make_client: Callable[..., TargetClient]) -> TargetClient:
 
 def shim_threads(*, workers: bool = False) -> list[threading.Thread]:
     names = (*SHIM_THREADS, WORKER_THREAD_NAME) if workers else SHIM_THREADS
-    return [t for t in threading.enumerate() if t.name in names]
+    return [
+        t for t in threading.enumerate() if t.name in names or (workers and t.name.startswith(RESOLVER_THREAD_PREFIX))
+    ]
 
 
 def wait_for_no_shim_threads(timeout: float = 5.0) -> list[threading.Thread]:

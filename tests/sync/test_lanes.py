@@ -19,7 +19,7 @@ from target_async.sync import TargetClient
 from target_async.sync._lanes import RESOLVER_THREAD_PREFIX
 from target_async.sync._runner import LOOP_THREAD_NAME
 
-from .conftest import Stub, mbox_names, request_for
+from .conftest import Stub, mbox_names, request_for, wait_for_no_shim_threads
 
 MakeClient = Callable[..., TargetClient]
 
@@ -153,7 +153,8 @@ async def test_a_twin_shares_settings_and_routing_but_not_the_pool() -> None:
 
 
 def test_host_name_lookups_share_a_few_threads(make_client: MakeClient, stub: Stub) -> None:
-    """aiohttp resolves host names on the loop's executor: the lanes share one small pool, not one each."""
+    """aiohttp resolves host names on the loop's executor: the lanes share one small pool, not one each, and it
+    stops with the last lane."""
     client = make_client(server_domain=f"localhost:{stub.port}")
     callers = [call_in_thread(lambda: client.get_offers({"request": request_for("x")}), f"c{i}") for i in range(8)]
     for thread, outcome in callers:
@@ -161,6 +162,8 @@ def test_host_name_lookups_share_a_few_threads(make_client: MakeClient, stub: St
         assert isinstance(outcome[0], TargetDeliveryResponse)
     resolvers = [t for t in threading.enumerate() if t.name.startswith(RESOLVER_THREAD_PREFIX)]
     assert 1 <= len(resolvers) <= 4
+    client.close()  # the last lane of the process: the lookup threads stop (checked by the autouse fixture)
+    assert not wait_for_no_shim_threads()
 
 
 class ClosesIdleConnections:
