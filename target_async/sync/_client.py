@@ -141,9 +141,10 @@ class TargetClient(BridgedClient):
     ) -> TargetDeliveryResponse | AsyncResult[TargetDeliveryResponse]:
         """Decide offers (``options`` as documented: ``request``, ``target_cookie``, ``session_id``, ...).
 
-        Without ``callback`` it blocks and returns the :class:`TargetDeliveryResponse`, or raises the typed
-        error. With ``callback`` (and/or ``err_callback``) it returns an :class:`AsyncResult` at once; the
-        callback receives the same response that ``AsyncResult.get()`` returns.
+        Without ``callback`` it blocks (running the call on this thread) and returns the
+        :class:`TargetDeliveryResponse`, or raises the typed error; Ctrl-C cancels the call. With ``callback``
+        (and/or ``err_callback``) it returns an :class:`AsyncResult` at once; the callback receives the same
+        response that ``AsyncResult.get()`` returns.
 
         Raises:
             ValidationError: "Callback must be a callable function", or an invalid request.

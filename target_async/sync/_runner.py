@@ -2,7 +2,8 @@
 
 One **event-loop thread** (``target-async-loop``) runs every sync client's async twin and its connection pool,
 and one **callback thread** (``target-async-callbacks``) runs user callbacks and event handlers, whatever the
-number of clients and calls::
+number of clients and calls (``TargetClient``'s blocking calls run on their caller's thread instead: see
+:mod:`._lanes`)::
 
     caller threads ── Bridge.submit(coroutine function) ──▶ target-async-loop (asyncio, under anyio.run)
     concurrent.futures.Future done-callback (only enqueues) ──▶ target-async-callbacks (callbacks, then ready)
