@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextvars
 import gc
 import os
 import signal
@@ -22,6 +23,7 @@ from target_async.sync._runner import LOOP_THREAD_NAME
 from .conftest import Stub, mbox_names, request_for, wait_for_no_shim_threads
 
 MakeClient = Callable[..., TargetClient]
+TRACE_ID: contextvars.ContextVar[str] = contextvars.ContextVar("TRACE_ID", default="none")
 
 
 class ThreadProbe:
@@ -224,3 +226,24 @@ def test_a_call_after_an_idle_pause_never_reuses_a_connection_the_server_closed(
         assert server.connections == 2
     finally:
         server.close()
+
+
+def test_blocking_calls_see_the_callers_context_variables(client: TargetClient) -> None:
+    seen: list[str] = []
+    probe = ThreadProbe(action=lambda: seen.append(TRACE_ID.get()))
+    token = TRACE_ID.set("trace-7")
+    try:
+        client.get_offers({"request": request_for("a"), "visitor": probe})
+    finally:
+        TRACE_ID.reset(token)
+    assert seen == ["trace-7"]
+
+
+def test_a_blocking_call_made_inside_a_blocking_call_does_not_deadlock(client: TargetClient) -> None:
+    """User code the SDK calls (a visitor) may call the client again: the inner call cannot use the thread's
+    loop, which is running the outer one, so it goes through the shared loop thread, with a warning."""
+    inner: list[list[str]] = []
+    probe = ThreadProbe(action=lambda: inner.append(mbox_names(client.get_offers({"request": request_for("in")}))))
+    with pytest.warns(RuntimeWarning, match="blocks the asyncio event loop"):
+        outer = client.get_offers({"request": request_for("out"), "visitor": probe})
+    assert mbox_names(outer) == ["out"] and inner == [["in"]]
