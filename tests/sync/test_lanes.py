@@ -247,3 +247,27 @@ def test_a_blocking_call_made_inside_a_blocking_call_does_not_deadlock(client: T
     with pytest.warns(RuntimeWarning, match="blocks the asyncio event loop"):
         outer = client.get_offers({"request": request_for("out"), "visitor": probe})
     assert mbox_names(outer) == ["out"] and inner == [["in"]]
+
+
+def test_1000_blocking_calls_from_50_threads(client: TargetClient, stub: Stub) -> None:
+    """Every call gets its own answer; each thread reuses one connection; closing leaves no lane behind."""
+    stub.reset()
+    answers: dict[str, list[str]] = {}
+    start = threading.Barrier(50)
+
+    def worker(n: int) -> None:
+        start.wait()
+        for i in range(20):
+            name = f"m-{n}-{i}"
+            answers[name] = mbox_names(client.get_offers({"request": request_for(name)}))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert answers == {f"m-{n}-{i}": [f"m-{n}-{i}"] for n in range(50) for i in range(20)}
+    stats = stub.stats()
+    assert stats["requests"] == 1000 and stats["connections"] == 50
+    client.close()
+    assert len(client._lanes) == 0
