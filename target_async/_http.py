@@ -1,13 +1,17 @@
-"""The HTTP layer shared by every client: the only module that talks to httpx at run time.
+"""The HTTP layer shared by every client: the only module that sends requests.
 
 One :class:`HTTPCore` owns (or borrows) one ``httpx.AsyncClient`` and adds what both APIs need: a fresh
 ``X-Request-Id`` per request, an overall deadline that is always enforced, retries under a
-:class:`~target_async._retry.RetryPolicy`, typed errors, and logging through the ``target_async`` logger.
+:class:`~target_async._retry.RetryPolicy`, typed errors, and logging through the ``target_async`` logger. It
+hands the clients an :class:`~target_async._answer.Answer`, whatever carried the request.
 
-Transport choice (measured in ``benchmarks/``): on asyncio the default is httpx over aiohttp's connection pool
+Transport choice (measured in ``benchmarks/``): on asyncio the default is aiohttp's connection pool
 (:mod:`._aiohttp`), which keeps its speed with hundreds of requests in flight where httpcore's pool scan does
-not; under trio, with ``http2=True``, or when aiohttp is not importable, it is httpx's own transport. A caller
-can always pass ``http_client=`` or ``transport=``.
+not. The core drives it directly (:meth:`~target_async._aiohttp.AiohttpTransport.exchange`), without building
+httpx's request and response objects, which cost more CPU than aiohttp's own work; the same transport also
+serves as an httpx transport for the ``httpx.AsyncClient`` the core keeps. Under trio, with ``http2=True``, or
+when aiohttp is not importable, requests go through httpx's own transport, and so do a caller's
+``http_client=`` or ``transport=``.
 """
 
 from __future__ import annotations
