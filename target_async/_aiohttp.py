@@ -6,8 +6,14 @@ so a caller cannot tell "never sent" (always safe to retry) from "maybe processe
 and it streams each body through httpx's byte-stream machinery, an eighth of the CPU of a delivery call. This
 transport maps each failure to the httpx error that says what happened and hands httpx the body in one piece.
 
-Bodies are read whole (both APIs answer small JSON documents); compressed answers are decoded by httpx, as with
-its own transports (``Accept-Encoding: gzip, deflate`` unless the request names its own).
+It has two entry points: ``handle_async_request`` (the httpx transport API, for the ``httpx.AsyncClient`` the HTTP
+core keeps) and ``exchange``, which the core uses for its own calls: method, URL text, header list and body in,
+an :class:`~target_async._answer.Answer` out, with no httpx object built on the way. Both map failures the same
+way.
+
+Bodies are read whole (both APIs answer small JSON documents). ``Accept-Encoding: gzip, deflate`` is sent
+unless the request names its own; through ``handle_async_request`` compressed answers are decoded by httpx, as
+with its own transports, and through ``exchange`` by aiohttp.
 """
 
 from __future__ import annotations
