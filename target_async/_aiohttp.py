@@ -101,16 +101,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return timeout
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        headers = request.headers.multi_items()
-        if not any(key.lower() == "accept-encoding" for key, _ in headers):  # (httpx.Headers.__setitem__ is slow)
-            headers.append(("Accept-Encoding", _ACCEPT_ENCODING))
         spec = request.extensions.get("timeout") or {}
         try:
             # httpx decodes the body (auto_decompress=False): it sees the Content-Encoding header
             async with self._request(
                 request.method,
                 yarl.URL(str(request.url), encoded=True),
-                headers,
+                request.headers.multi_items(),
                 request.content or None,
                 self.client_timeout(spec.get("connect"), spec.get("read"), spec.get("pool")),
                 decompress=False,
@@ -142,8 +139,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         ``headers`` has none, and the body is decoded here. Failures raise the same httpx errors as
         :meth:`handle_async_request`.
         """
-        if not any(key.lower() == "accept-encoding" for key, _ in headers):
-            headers = [*headers, ("Accept-Encoding", _ACCEPT_ENCODING)]
         try:
             async with self._request(
                 method, yarl.URL(url, encoded=True), headers, content, timeout, decompress=True
@@ -165,6 +160,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         server_hostname: str | None = None,
     ) -> Any:
         session = self._session or self._open()
+        if not any(key.lower() == "accept-encoding" for key, _ in headers):
+            headers = [*headers, ("Accept-Encoding", _ACCEPT_ENCODING)]
         return session.request(
             method,
             url,

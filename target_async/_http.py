@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import os
 import ssl
@@ -177,15 +176,16 @@ class HTTPCore:
             raise RuntimeError("only a core that builds its own client can have twins")
         if self._verify is True:
             self._verify = httpx.create_ssl_context()
-        twin = copy.copy(self)
-        twin._client = None
-        twin._direct = None
-        twin._exchange = None
-        twin._aio_timeout = None
-        twin._urls = {}
-        twin._url_texts = {}
-        twin._deadline = _anyio_deadline
-        return twin
+        return HTTPCore(
+            timeout=self.timeout,
+            retries=self.retries,
+            verify=self._verify,
+            proxy=self._proxy,
+            http2=self._http2,
+            limits=self._limits,
+            headers=self._headers,
+            logger=self.logger,
+        )
 
     def _build_client(self) -> httpx.AsyncClient:
         try:

@@ -16,6 +16,8 @@ from target_async._answer import Answer
 from target_async._ids import request_id, session_id
 from target_async._retry import DEFAULT_RETRIES
 
+from .test_aiohttp_transport import read_request
+
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
 params = st.lists(st.tuples(text.filter(bool), text), max_size=6)
 
@@ -64,12 +66,7 @@ async def _capture() -> tuple[str, list[bytes], asyncio.Server]:
     seen: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
-            0,
-        )
-        seen.append(head + await reader.readexactly(length))
+        seen.append(await read_request(reader))
         body = b'{"ok": true}'
         writer.write(b'HTTP/1.1 201 Created\r\nETag: "7"\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n')
         writer.write(b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
