@@ -22,7 +22,8 @@ Every one of them derives from :class:`TargetError`::
     │   ├── UnsupportedMediaTypeError    415
     │   ├── UnprocessableEntityError     422
     │   ├── RateLimitError               429
-    │   └── ServerError                  5xx
+    │   ├── ServerError                  5xx
+    │   └── ResponseDecodeError          any status: the request was sent, but the answer could not be read
     ├── AttributeNotFoundError (also KeyError) get_attributes: no such attribute for the mbox
     ├── PaginationError                        the server's paging did not progress (it would loop forever)
     ├── DeleteRejectedError                    a delete was refused because other instances reference it
@@ -52,6 +53,7 @@ __all__ = [
     "PollingTimeoutError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseDecodeError",
     "ServerError",
     "TargetError",
     "TransportError",
@@ -180,6 +182,16 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """A 5xx answer."""
+
+
+class ResponseDecodeError(APIError):
+    """The request WAS sent and the server answered, but the answer could not be read.
+
+    Raised for a body that is not the expected JSON (HTML from a proxy, a truncated document, a page without
+    its results). The status may be a success: for a ``201`` the resource exists although its receipt was
+    unreadable. ``body`` holds a short excerpt of the raw answer; ``status``, ``request_id`` and ``headers``
+    are those of the answer.
+    """
 
 
 class AttributeNotFoundError(TargetError, KeyError):
