@@ -25,8 +25,6 @@ from ._cookies import (
     DEVICE_ID_COOKIE,
     SESSION_ID_COOKIE,
     build_target_cookie,
-    cluster_from_edge_host,
-    cluster_from_tnt_id,
     location_hint_cookie,
     parse_target_cookie,
 )
@@ -40,6 +38,7 @@ from ._options import (
 )
 from ._request import copy_request, finish_request, validate_request
 from ._response import Attributes, DecisioningMeta, TargetDeliveryResponse
+from ._routing import Routing, edge_host
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -55,16 +54,6 @@ _SDK_HEADERS = {
     "User-Agent": f"target-async/{__version__}",
 }
 DEFAULT_CONCURRENCY = 64
-
-
-class _Routing:
-    """The client-wide edge cluster: the configured hint, then the last one a response revealed (shared by a
-    client and its twins)."""
-
-    __slots__ = ("hint",)
-
-    def __init__(self, hint: str | None) -> None:
-        self.hint = hint
 
 
 class _State(enum.Enum):
@@ -163,7 +152,7 @@ class AsyncTargetClient:
         self.decisioning_method = check_decisioning_method(decisioning_method, "decisioning_method")
         self.events: dict[str, Callable[..., Any]] = dict(events or {})
         self.logger = logger or logging.getLogger("target_async")
-        self._routing = _Routing(_opt_str(target_location_hint, "target_location_hint"))
+        self._routing = Routing(target_location_hint)
         policy = retries if isinstance(retries, RetryPolicy) else RetryPolicy(max_retries=retries)
         self._http = HTTPCore(
             timeout=self.timeout,
@@ -423,9 +412,9 @@ class AsyncTargetClient:
             visitor=visitor,
             consumer_id=consumer_id,
         )
-        request_cluster = cluster_from_tnt_id(device_id) or hint or self._routing.hint
+        request_cluster, visitor_chose = self._routing.call_cluster(device_id, hint)
         if request_cluster:
-            host = f"mboxedge{request_cluster}.tt.omtrdc.net"
+            host = edge_host(request_cluster)
         else:
             host = self.server_domain or f"{self.client}.tt.omtrdc.net"
         url = f"{'https' if self.secure else 'http'}://{host}{_DELIVERY_PATH}"
@@ -442,9 +431,7 @@ class AsyncTargetClient:
         tnt_id = (delivery.id.tnt_id if delivery.id is not None else None) or (
             request.id.tnt_id if request.id is not None else None
         )
-        cluster = request_cluster or cluster_from_edge_host(delivery.edge_host)
-        if cluster:
-            self._routing.hint = cluster
+        cluster = self._routing.answered(request_cluster, visitor_chose, delivery.edge_host)
         state = None
         if visitor is not None and callable(getattr(visitor, "get_state", None)):
             state = visitor.get_state()

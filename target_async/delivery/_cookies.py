@@ -24,8 +24,6 @@ __all__ = [
     "TARGET_COOKIE",
     "TargetCookie",
     "build_target_cookie",
-    "cluster_from_edge_host",
-    "cluster_from_tnt_id",
     "location_hint_cookie",
     "parse_target_cookie",
 ]
@@ -106,27 +104,3 @@ def build_target_cookie(session_id: str, tnt_id: str | None, *, now: float | Non
 def location_hint_cookie(cluster: str) -> TargetCookie:
     """The ``mboxEdgeCluster`` cookie for ``cluster``."""
     return TargetCookie(LOCATION_HINT_COOKIE, cluster, LOCATION_HINT_MAX_AGE)
-
-
-def cluster_from_tnt_id(tnt_id: str | None) -> str | None:
-    """The edge cluster in a tntId of the form ``<id>.<cluster>_<n>``, else None."""
-    if not tnt_id:
-        return None
-    parts = tnt_id.split(".")
-    if len(parts) != 2:
-        return None
-    location = parts[1].split("_")
-    if len(location) != 2 or not location[0]:
-        return None
-    return location[0]
-
-
-def cluster_from_edge_host(edge_host: str | None) -> str | None:
-    """The edge cluster in an ``edgeHost`` such as ``mboxedge28.tt.omtrdc.net`` (exactly four labels)."""
-    if not edge_host:
-        return None
-    parts = edge_host.split(".")
-    if len(parts) != 4:
-        return None
-    cluster = parts[0].removeprefix("mboxedge")
-    return cluster or None

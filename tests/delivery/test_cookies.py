@@ -8,8 +8,6 @@ from hypothesis import given, strategies as st
 
 from target_async.delivery._cookies import (
     build_target_cookie,
-    cluster_from_edge_host,
-    cluster_from_tnt_id,
     parse_target_cookie,
 )
 
@@ -56,14 +54,3 @@ def test_whole_value_percent_encoded() -> None:
         "session": "s1",
         "PC": "t",
     }
-
-
-def test_clusters() -> None:
-    assert cluster_from_tnt_id("abc.28_0") == "28"
-    assert cluster_from_tnt_id("abc") is None
-    assert cluster_from_tnt_id("abc.28") is None
-    assert cluster_from_tnt_id("a.b.28_0") is None
-    assert cluster_from_tnt_id("abc._0") is None
-    assert cluster_from_edge_host("mboxedge35.tt.omtrdc.net") == "35"
-    assert cluster_from_edge_host("localhost") is None
-    assert cluster_from_edge_host("127.0.0.1:8080") == "127"  # why the emulator answers edgeHost "localhost"

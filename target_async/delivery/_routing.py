@@ -1,0 +1,127 @@
+"""Where a delivery call goes: the edge cluster rules.
+
+Target serves each visitor from an edge cluster, named by a short token (``28``, ``35``, ``irl1`` …) that appears in
+three places: the suffix of a tntId (``<id>.<cluster>_<n>``, from the visitor's ``PC`` cookie), the
+``mboxEdgeCluster`` cookie (the per-call ``target_location_hint``) and a response's ``edgeHost``
+(``mboxedge<cluster>.tt.omtrdc.net``). The first two come from a visitor's browser, so they are untrusted: a value
+that is not a cluster token must never become part of a host name.
+
+The rules (README, "Network settings"):
+
+- A cluster is 1 to 16 ASCII lower-case letters or digits (:data:`CLUSTER_RE`). Every cluster Adobe documents or
+  answers with has that shape; anything else (dots, ``@``, ``:``, ``/``, ``%``, upper case, non-ASCII look-alikes such
+  as U+3002) is not a cluster.
+- The edge host is built only as ``mboxedge{cluster}.tt.omtrdc.net`` from a cluster of that shape, so no value can
+  add a user-info, a port, a path or another host.
+- An untrusted value that is not a cluster (a tntId suffix, a per-call hint, a response's ``edgeHost``) is ignored
+  with a debug log: the call goes where it would have gone without it. A client's own ``target_location_hint``
+  option that is not a cluster is a :class:`ConfigurationError`.
+- The client-wide hint (used by later calls that carry no cluster of their own) is learned only from the server's
+  answer (``edgeHost``), never from a visitor's cookie or a per-call option: one visitor cannot choose where other
+  visitors' calls go.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from .._exceptions import ConfigurationError
+
+__all__ = [
+    "CLUSTER_RE",
+    "Routing",
+    "check_cluster_option",
+    "cluster_from_edge_host",
+    "cluster_from_tnt_id",
+    "edge_host",
+    "valid_cluster",
+]
+
+CLUSTER_RE = re.compile(r"[a-z0-9]{1,16}")
+"""The shape of an edge cluster token (ASCII only: ``[a-z0-9]`` never matches a non-ASCII character)."""
+
+_EDGE_PREFIX = "mboxedge"
+_EDGE_DOMAIN = ".tt.omtrdc.net"
+_log = logging.getLogger("target_async")
+
+
+def valid_cluster(value: object) -> str | None:
+    """``value`` when it is a cluster token, else None."""
+    if isinstance(value, str) and CLUSTER_RE.fullmatch(value):
+        return value
+    return None
+
+
+def check_cluster_option(value: object, field: str) -> str | None:
+    """A client option that names a cluster: None, or a cluster token; anything else is a ConfigurationError."""
+    if value is None:
+        return None
+    if valid_cluster(value) is None:
+        raise ConfigurationError(
+            f"{field} must be an edge cluster: 1-16 lower-case ASCII letters or digits (e.g. '28'), got {value!r}",
+            field=field,
+        )
+    return value  # type: ignore[return-value]
+
+
+def edge_host(cluster: str) -> str:
+    """The edge host of a cluster token (the caller checked its shape)."""
+    return f"{_EDGE_PREFIX}{cluster}{_EDGE_DOMAIN}"
+
+
+def cluster_from_tnt_id(tnt_id: str | None) -> str | None:
+    """The edge cluster in a tntId of the form ``<id>.<cluster>_<n>``, else None (also for a bad cluster)."""
+    if not tnt_id:
+        return None
+    parts = tnt_id.split(".")
+    if len(parts) != 2:
+        return None
+    location = parts[1].split("_")
+    if len(location) != 2 or not location[0]:
+        return None
+    cluster = valid_cluster(location[0])
+    if cluster is None:
+        _log.debug("Ignored a tntId location that is not an edge cluster: %r", location[0][:64])
+    return cluster
+
+
+def cluster_from_edge_host(host: str | None) -> str | None:
+    """The cluster of an ``edgeHost`` exactly of the form ``mboxedge<cluster>.tt.omtrdc.net``, else None."""
+    if not host or not host.startswith(_EDGE_PREFIX) or not host.endswith(_EDGE_DOMAIN):
+        return None
+    return valid_cluster(host[len(_EDGE_PREFIX) : -len(_EDGE_DOMAIN)])
+
+
+class Routing:
+    """The client-wide edge cluster (the configured hint, then the last one the server answered with), and the
+    choice of a call's cluster. Shared by a client and its twins."""
+
+    __slots__ = ("hint",)
+
+    def __init__(self, hint: str | None) -> None:
+        self.hint = check_cluster_option(hint, "target_location_hint")
+
+    def call_cluster(self, tnt_id: str | None, call_hint: str | None) -> tuple[str | None, bool]:
+        """The cluster a call goes to, and whether the visitor chose it: the visitor's tntId suffix, then the
+        call's hint (both from cookies, so untrusted: one that is not a cluster token is ignored with a debug
+        log), then the client-wide hint."""
+        cluster = cluster_from_tnt_id(tnt_id)
+        if cluster is not None:
+            return cluster, True
+        if call_hint is not None:
+            if valid_cluster(call_hint) is not None:
+                return call_hint, True
+            _log.debug("Ignored a target_location_hint that is not an edge cluster: %r", call_hint[:64])
+        return self.hint, False
+
+    def answered(self, cluster: str | None, visitor_chose: bool, answered_edge_host: str | None) -> str | None:
+        """The cluster of a call's answer (for the ``mboxEdgeCluster`` cookie): the call's own, else the one the
+        server's ``edgeHost`` names. The server's cluster becomes the client-wide hint, unless the visitor chose
+        where the call went (a visitor never moves other visitors' calls)."""
+        learned = cluster_from_edge_host(answered_edge_host)
+        if learned is None and answered_edge_host:
+            _log.debug("Ignored an edgeHost that is not an edge host: %r", answered_edge_host[:64])
+        if learned is not None and not visitor_chose:
+            self.hint = learned
+        return cluster or learned
