@@ -122,6 +122,20 @@ def merge_customer_ids(option: Any, own: list[CustomerId] | None) -> list[Custom
     return extra + list(own or ())
 
 
+_AUTH_STATE_VALUES = frozenset(state.value for state in AuthenticatedState)
+
+
+def _check_auth_states(ids: Sequence[CustomerId] | None) -> None:
+    for i, customer in enumerate(ids or ()):
+        state = customer.authenticated_state
+        if state is not None and state not in _AUTH_STATE_VALUES:
+            allowed = ", ".join(sorted(_AUTH_STATE_VALUES))
+            raise ValidationError(
+                f"customer_ids[{i}].authenticatedState must be one of {allowed}, got {state!r}",
+                field=f"customer_ids[{i}].authenticatedState",
+            )
+
+
 def _wire(value: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(value)
     state = out.get("authenticatedState")
@@ -169,6 +183,7 @@ def finish_request(
     if ident.marketing_cloud_visitor_id is None and visitor_values.get("MCMID"):
         ident.marketing_cloud_visitor_id = visitor_values["MCMID"]
     ident.customer_ids = merge_customer_ids(customer_ids, ident.customer_ids)
+    _check_auth_states(ident.customer_ids)
     if any(v is not None for v in (ident.tnt_id, ident.marketing_cloud_visitor_id, ident.third_party_id)) or (
         ident.customer_ids
     ):
