@@ -6,7 +6,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -15,9 +15,9 @@ from .._http import Answer, HTTPCore, VerifyTypes
 from .._ids import request_id as new_request_id
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import json_dumps
-from ._links import origin
+from ._links import escape_reason
 from ._media import MediaTypes
-from ._params import instance_body, links_body
+from ._params import instance_body, links_body, path_segment
 
 __all__ = ["DEFAULT_BASE_URL", "AccessToken", "RepositoryBase"]
 
@@ -115,10 +115,12 @@ class RepositoryBase:
         return token[7:].strip() if token[:7].lower() == "bearer " else token
 
     def _instance_url(self, container_id: str, instance_id: str) -> str:
-        return f"{self.base_url}{quote(container_id, safe='')}/instances/{quote(instance_id, safe='')}"
+        # each id is checked and encoded as one path segment (``..`` refused, ``/``, ``?``, ``#``, ``%`` encoded)
+        cid, iid = path_segment(container_id, "container_id"), path_segment(instance_id, "instance_id")
+        return f"{self.base_url}{cid}/instances/{iid}"
 
     def _container_url(self, container_id: str, *path: str) -> str:
-        return self.base_url + quote(container_id, safe="") + "".join("/" + p for p in path)
+        return self.base_url + path_segment(container_id, "container_id") + "".join("/" + p for p in path)
 
     async def _send(
         self,
@@ -136,8 +138,11 @@ class RepositoryBase:
     ) -> Answer:
         if self._closed:
             raise ClientClosedError(f"the {type(self).__name__} is closed")
-        if origin(url) != origin(self.base_url):
-            raise ValidationError(f"refusing to send credentials to {url} (not on {self.base_url})", field="url")
+        reason = escape_reason(url, self.base_url)
+        if reason is not None:  # the last guard: links from answers were checked when they were read
+            raise ValidationError(
+                f"refusing to send credentials to {url}: {reason} (the repository is {self.base_url})", field="url"
+            )
         hdrs = {
             "Authorization": f"Bearer {await self._bearer()}",
             "x-api-key": self._api_key,

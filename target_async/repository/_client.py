@@ -11,16 +11,15 @@ from typing import Any
 import anyio
 
 from .._exceptions import ConflictError, UnprocessableEntityError, ValidationError
-from .._http import decode_body
 from .._ids import request_id as new_request_id
 from ..models.repository import Container, DeleteOutcome, Entity, Instance, Page, Receipt, Schema
 from ._base import DEFAULT_BASE_URL, AccessToken, RepositoryBase
-from ._envelopes import parse_containers, parse_instance, parse_page, parse_receipt, response_base
-from ._links import resolve_href
+from ._envelopes import parse_containers, parse_page, parse_receipt, read_instance
+from ._links import escape_reason, resolve_href
 from ._pagination import AsyncPaginator
 from ._params import FilterSpec, ListQuery, quoted_etag, require_id, schema_id, strings
 from ._patch import InstancePatch, patch_operations
-from ._polling import DeleteOperation, ResponseSnapshot, outcome_of
+from ._polling import DeleteOperation, ResponseSnapshot, decided_outcome, outcome_of, status_location
 
 __all__ = ["DEFAULT_BASE_URL", "AccessToken", "AsyncRepositoryClient"]
 
@@ -68,8 +67,11 @@ class AsyncRepositoryClient(RepositoryBase):
         """
         params = [("product", p) for p in strings(products, "products")]
         params += [("property", f) for f in ListQuery.build(Schema.CONTAINER, filters=filters).filters]
-        response = await self._send("GET", self.base_url, idempotent=True, accept=self._media.home, params=params)
-        return parse_containers(response, self.base_url)
+        rid = new_request_id()
+        response = await self._send(
+            "GET", self.base_url, idempotent=True, accept=self._media.home, params=params, request_id=rid
+        )
+        return parse_containers(response, self.base_url, request_id=rid)
 
     # --- single instances ---------------------------------------------------------------------------
 
@@ -95,6 +97,7 @@ class AsyncRepositoryClient(RepositoryBase):
         cid = require_id(container_id, "container_id")
         sid = schema_id(schema) or ""
         content = self._hal_body(instance, sid, links)
+        rid = new_request_id()
         response = await self._send(
             "POST",
             self._container_url(cid, "instances"),
@@ -102,8 +105,15 @@ class AsyncRepositoryClient(RepositoryBase):
             accept=self._media.receipt,
             content_type=self._media.hal(sid),
             content=content,
+            request_id=rid,
         )
-        receipt = parse_receipt(response, self.base_url)
+        receipt = parse_receipt(
+            response,
+            self.base_url,
+            request_id=rid,
+            what="create_instance",
+            done="the instance WAS created" if response.status_code == 201 else "the create was accepted",
+        )
         if receipt.location is None:
             receipt.location = self._instance_url(cid, receipt.instance_id)
         return receipt
@@ -124,20 +134,18 @@ class AsyncRepositoryClient(RepositoryBase):
         url = self._instance_url(require_id(container_id, "container_id"), require_id(instance_id, "instance_id"))
         sid = schema_id(schema, required=False)
         etag = quoted_etag(if_none_match, "if_none_match")
+        rid = new_request_id()
         response = await self._send(
             "GET",
             url,
             idempotent=True,
             accept=self._media.read_accept(sid),
             headers={"If-None-Match": etag} if etag else None,
+            request_id=rid,
         )
         if response.status_code == 304:
             return None
-        instance = parse_instance(
-            decode_body(response),
-            response_base(response, self.base_url),
-            etag_header=response.headers.get("etag"),
-        )
+        instance = read_instance(response, self.base_url, request_id=rid)
         if instance.location is None:
             instance.location = url
         return instance
@@ -159,6 +167,7 @@ class AsyncRepositoryClient(RepositoryBase):
         url = self._instance_url(require_id(container_id, "container_id"), require_id(instance_id, "instance_id"))
         sid = schema_id(schema) or ""
         etag = quoted_etag(if_match, "if_match")
+        rid = new_request_id()
         response = await self._send(
             "PUT",
             url,
@@ -167,8 +176,17 @@ class AsyncRepositoryClient(RepositoryBase):
             content_type=self._media.hal(sid),
             content=self._hal_body(instance, sid, links),
             headers={"If-Match": etag} if etag else None,
+            request_id=rid,
         )
-        return parse_receipt(response, self.base_url, instance_id=instance_id, location=url)
+        return parse_receipt(
+            response,
+            self.base_url,
+            instance_id=instance_id,
+            location=url,
+            request_id=rid,
+            what="replace_instance",
+            done="the replacement was accepted",
+        )
 
     async def patch_instance(
         self,
@@ -187,6 +205,7 @@ class AsyncRepositoryClient(RepositoryBase):
         sid = schema_id(schema, required=False)
         content = self._encode(patch_operations(operations), "operations")
         etag = quoted_etag(if_match, "if_match")
+        rid = new_request_id()
         response = await self._send(
             "PATCH",
             url,
@@ -195,8 +214,17 @@ class AsyncRepositoryClient(RepositoryBase):
             content_type=self._media.patch(sid),
             content=content,
             headers={"If-Match": etag} if etag else None,
+            request_id=rid,
         )
-        return parse_receipt(response, self.base_url, instance_id=instance_id, location=url)
+        return parse_receipt(
+            response,
+            self.base_url,
+            instance_id=instance_id,
+            location=url,
+            request_id=rid,
+            what="patch_instance",
+            done="the patch was accepted",
+        )
 
     async def update_with_retry(
         self,
@@ -250,8 +278,13 @@ class AsyncRepositoryClient(RepositoryBase):
             url, params = self._container_url(container_id, *path), query.params(start)
         else:
             params = None
-        response = await self._send("GET", url, idempotent=True, accept=self._media.results_accept, params=params)
-        return parse_page(response, self.base_url)
+        rid = new_request_id()
+        response = await self._send(
+            "GET", url, idempotent=True, accept=self._media.results_accept, params=params, request_id=rid
+        )
+        return parse_page(
+            response, self.base_url, request_id=rid, what="search page" if query.is_search else "list page"
+        )
 
     def _paginator(self, container_id: str, query: ListQuery) -> AsyncPaginator:
         async def fetch(start: str | None, url: str | None) -> Page:
@@ -371,6 +404,9 @@ class AsyncRepositoryClient(RepositoryBase):
             if not isinstance(url, str) or not url.strip():
                 raise ValidationError("url must be a non-empty string", field="url")
             url = resolve_href(url, self.base_url)
+            reason = escape_reason(url, self.base_url)
+            if reason is not None:
+                raise ValidationError(f"url {url} is not a page of this repository: {reason}", field="url")
         return await self._fetch_page(cid, query, start, url)
 
     # --- delete -------------------------------------------------------------------------------------
@@ -415,15 +451,17 @@ class AsyncRepositoryClient(RepositoryBase):
                 raise
             snapshot = ResponseSnapshot(exc.status, exc.headers, exc.body)
             return make(outcome=outcome_of(exc.body, iid), last_response=snapshot)
-        body = decode_body(response)
-        make = functools.partial(
-            make, last_response=ResponseSnapshot(response.status_code, dict(response.headers), body)
-        )
         if response.status_code != 202:
-            return make(outcome=outcome_of(body, iid))
-        location = response.headers.get("location")
-        if location and location.strip():
-            return make(polling_url=resolve_href(location, response_base(response, self.base_url)))
+            outcome, snapshot = decided_outcome(
+                response, iid, self.base_url, request_id=request_id, what="begin_delete"
+            )
+            return make(outcome=outcome, last_response=snapshot)
+        make = functools.partial(make, last_response=ResponseSnapshot.of(response))
+        location = status_location(
+            response, self.base_url, request_id=request_id, what="begin_delete", done="the DELETE was accepted"
+        )
+        if location is not None:
+            return make(polling_url=location)
         if confirm_with_get:
             return make(confirm=True)
         return make(outcome=DeleteOutcome(status="confirmed", instance_id=iid, verified=False))

@@ -3,6 +3,12 @@
 Repository hrefs start with ``/`` but are relative to the repository base, not to the host:
 ``/{containerId}/instances/{id}`` means ``https://platform.adobe.io/data/core/xcore/{containerId}/…``.
 RFC 3986 resolution (``urljoin``) would drop ``/data/core/xcore``, so it is not used for those.
+
+:func:`resolve_href` only resolves. A URL the client is about to *use* (a ``_links.next`` page, a delete's
+status ``Location``, an instance's ``Location`` or ``self`` link, a caller's ``url=``) must also pass
+:func:`escape_reason`: it must stay on the repository base's scheme and host (no other host, port or
+user-info) and under the base's path, with no ``.``/``..`` segment (plain or percent-encoded), so that a
+response cannot send the client's credentials anywhere but the repository.
 """
 
 from __future__ import annotations
@@ -10,9 +16,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
-__all__ = ["base_of_response", "link_href", "origin", "resolve_href"]
+__all__ = ["base_of_response", "escape_reason", "link_href", "origin", "resolve_href"]
 
 
 def origin(url: str) -> tuple[str, str]:
@@ -54,6 +60,27 @@ def resolve_href(href: str, base: str) -> str:
 def _split_base(base: str) -> tuple[str, str]:
     parts = urlsplit(base)
     return f"{parts.scheme}://{parts.netloc}", parts.path or "/"
+
+
+def escape_reason(url: str, base: str) -> str | None:
+    """Why the absolute ``url`` is not inside the repository ``base``, or None when it is.
+
+    Inside means: the same scheme and host (port and user-info included) as ``base``, a path under the
+    base's path, and no ``.`` or ``..`` path segment, plain or percent-encoded (``%2e%2e``), which a server or
+    an HTTP library could resolve to somewhere else.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"it is not a valid URL ({exc})"
+    if (parts.scheme.lower(), parts.netloc.lower()) != origin(base):
+        return f"it is not on {origin(base)[0]}://{origin(base)[1]}"
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        return "its path has a '.' or '..' segment"
+    root = _split_base(base if base.endswith("/") else base + "/")[1]
+    if not (parts.path or "/").startswith(root):
+        return f"its path is not under {root}"
+    return None
 
 
 def base_of_response(headers: Mapping[str, str], request_url: str, default: str) -> str:

@@ -6,6 +6,17 @@ argument and nothing is sent.
 Query values are given to httpx unencoded; httpx form-encodes them, so the filter
 ``_instance.xdm:status==approved`` goes out as ``property=_instance.xdm%3Astatus%3D%3Dapproved``, ``+name`` as
 ``orderby=%2Bname`` (a raw ``+`` would read as a space), and a versioned schema id's ``;`` as ``%3B``.
+
+Ids in paths: a container or instance id becomes exactly one path segment. :func:`path_segment` refuses an
+empty id, ``.`` and ``..`` (an HTTP library or server resolves those, so ``begin_delete("..", "..")`` would
+delete ``/data/core``) and control characters, and percent-encodes everything else that is not unreserved
+(``/``, ``?``, ``#``, ``%``, spaces, non-ASCII), so an id can never add a segment, a query or a fragment.
+
+``ids`` (the ``@id`` filter) is sent as one repeated ``id`` parameter per value, in a single URL. At most
+:data:`MAX_IDS` values (and :data:`MAX_IDS_CHARS` characters of them) are accepted per list, search or page:
+more would make a URL that gateways refuse (5,000 ids are a 150 KB URL). The SDK does not split a longer list
+into several requests, because the pages of several requests cannot be merged into one sorted list with one
+``total`` and one ``start``; the caller splits (for example ``ids[i:i + MAX_IDS]``).
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
@@ -21,6 +33,8 @@ from ..models.repository import Entity, Instance, Schema, entity_class
 
 __all__ = [
     "FILTER_OPERATORS",
+    "MAX_IDS",
+    "MAX_IDS_CHARS",
     "FilterSpec",
     "ListQuery",
     "escape_search_term",
@@ -28,6 +42,7 @@ __all__ = [
     "instance_body",
     "links_body",
     "order_keys",
+    "path_segment",
     "quoted_etag",
     "require_id",
     "schema_id",
@@ -39,6 +54,12 @@ FILTER_OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "~")
 """Filter operators, longest first (so ``<=`` is not read as ``<``)."""
 
 _OP_CHARS = frozenset("=!<>~")
+
+MAX_IDS = 100
+"""The most ``ids`` one list, search or page request accepts (each is one ``id`` query parameter)."""
+
+MAX_IDS_CHARS = 6000
+"""The most characters all ``ids`` of one request may have together (before percent-encoding)."""
 
 FilterSpec = str | tuple[str, str, Any]
 """A filter: ``"path<op>value"``, a bare ``"path"`` (the property exists), or ``(path, op, value)``.
@@ -52,12 +73,19 @@ def _bad(message: str, field: str) -> ValidationError:
 
 
 def require_id(value: Any, field: str) -> str:
-    """A non-empty identifier (container or instance id)."""
+    """A usable identifier (container or instance id): non-empty, not ``.``/``..``, no control characters."""
     if not isinstance(value, str) or not value.strip():
         raise _bad(f"{field} must be a non-empty string, got {value!r}", field)
-    if any(ord(c) < 32 for c in value):
+    if value in (".", ".."):
+        raise _bad(f"{field} must not be {value!r} (it would address another path)", field)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise _bad(f"{field} must not contain control characters", field)
     return value
+
+
+def path_segment(value: Any, field: str) -> str:
+    """``value`` checked by :func:`require_id` and percent-encoded as exactly one URL path segment."""
+    return quote(require_id(value, field), safe="")
 
 
 def schema_id(value: Any, field: str = "schema", *, required: bool = True) -> str | None:
@@ -162,6 +190,23 @@ def order_keys(order_by: Any) -> list[str]:
     return keys
 
 
+def _ids(ids: Any) -> tuple[str, ...]:
+    values = strings(ids, "ids")
+    if len(values) > MAX_IDS:
+        raise _bad(
+            f"ids: {len(values)} values, at most {MAX_IDS} per request are allowed "
+            f"(split the list, e.g. ids[i:i + {MAX_IDS}], and make one call per part)",
+            "ids",
+        )
+    size = sum(len(v) for v in values)
+    if size > MAX_IDS_CHARS:
+        raise _bad(f"ids: {size} characters, at most {MAX_IDS_CHARS} per request are allowed (split the list)", "ids")
+    for value in values:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise _bad("ids must not contain control characters", "ids")
+    return tuple(values)
+
+
 def _limit(limit: Any) -> int | None:
     if limit is None:
         return None
@@ -257,7 +302,7 @@ class ListQuery:
             order_by=tuple(order_keys(order_by)),
             limit=_limit(limit),
             filters=tuple(_filters(filters)),
-            ids=tuple(strings(ids, "ids")),
+            ids=_ids(ids),
             q=q if search else None,
             fields=tuple(strings(fields, "fields")) if search else (),
             qop=qop.lower() if search and isinstance(qop, str) else None,

@@ -8,12 +8,22 @@ Paths after the ``DELETE``:
 * ``202`` without ``Location``: accepted; with ``confirm_with_get=True`` (default) the instance is read
   until it answers ``404``.
 
-Delays: ``Retry-After`` when the server sends it, otherwise 0.5 s doubling up to 10 s with 25 % jitter; the
-waiting is switched off with :func:`target_async._retry.set_backoff_enabled` (tests). 429, 502, 503, 504 and
-transport failures during polling are retried until the overall timeout (60 s by default); a ``404`` on the
-status URL raises :class:`OperationExpiredError`; other errors are raised at once. On timeout,
-:class:`PollingTimeoutError` carries a continuation token; the server-side operation goes on. Cancelling the
-awaiting task only stops the polling.
+Delays: ``Retry-After`` when the server sends it, otherwise 0.5 s doubling up to 10 s with 25 % jitter. A
+``Retry-After`` on the ``202`` that answered the ``DELETE`` itself is honoured before the first poll (without one,
+the first poll goes out at once). Two bounds protect both sides from a misbehaving server: no two polls are
+closer than :data:`POLL_MIN_INTERVAL` (0.2 s, so ``Retry-After: 0`` cannot turn polling into a busy loop), and
+a ``Retry-After`` above :data:`POLL_MAX_RETRY_AFTER` (60 s) is waited as 60 s (the overall timeout still
+applies). The waiting is switched off with :func:`target_async._retry.set_backoff_enabled` (tests).
+
+429, 502, 503, 504 and transport failures during polling are retried until the overall timeout (60 s by
+default); a ``404`` on the status URL raises :class:`OperationExpiredError`; other errors are raised at once.
+On timeout, :class:`PollingTimeoutError` carries a continuation token; the server-side operation goes on.
+Cancelling the awaiting task only stops the polling.
+
+Links: a status ``Location`` that leaves the repository (another host, a path outside the base, a ``..``
+segment) raises :class:`ResponseDecodeError`; so does a decided answer (``200``) whose body is not empty and not
+a JSON object, since its outcome (confirmation or rejection) cannot be known. A continuation token's ids and
+polling URL are checked like the client's own arguments.
 
 The operation holds a reference to its client to send requests, never a copy of the token or API key, and
 neither its ``repr`` nor its continuation token contains credentials.
@@ -31,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import attrs
 
+from .. import _retry
 from .._exceptions import (
     DeleteRejectedError,
     NotFoundError,
@@ -42,22 +53,41 @@ from .._exceptions import (
     ValidationError,
 )
 from .._http import Answer, decode_body
-from .._retry import RetryPolicy
+from .._retry import RetryPolicy, parse_retry_after
 from .._serde import structure, wire_names
 from ..models.repository import DeleteOutcome, Receipt
-from ._envelopes import response_base
-from ._links import origin, resolve_href
+from ._envelopes import link_inside, read_json_object, unreadable
+from ._links import escape_reason
+from ._params import require_id
 
 if TYPE_CHECKING:
     from ._base import RepositoryBase
 
-__all__ = ["DEFAULT_POLLING_TIMEOUT", "POLL_DELAYS", "DeleteOperation", "ResponseSnapshot", "outcome_of"]
+__all__ = [
+    "DEFAULT_POLLING_TIMEOUT",
+    "POLL_DELAYS",
+    "POLL_MAX_RETRY_AFTER",
+    "POLL_MIN_INTERVAL",
+    "DeleteOperation",
+    "ResponseSnapshot",
+    "decided_outcome",
+    "outcome_of",
+    "poll_delay",
+    "status_location",
+]
 
 DEFAULT_POLLING_TIMEOUT = 60.0
 """Seconds :meth:`DeleteOperation.result` waits by default."""
 
-POLL_DELAYS = RetryPolicy(initial_delay=0.5, max_delay=10.0, jitter=0.25, max_retry_after=3600.0)
-"""Delays between polls (``max_retries`` is not used: the overall timeout bounds polling)."""
+POLL_DELAYS = RetryPolicy(initial_delay=0.5, max_delay=10.0, jitter=0.25)
+"""Backoff between polls when the server sends no ``Retry-After`` (``max_retries`` is not used: the overall
+timeout bounds polling)."""
+
+POLL_MIN_INTERVAL = 0.2
+"""The floor of the pause between two polls, in seconds, whatever ``Retry-After`` says (``0`` included)."""
+
+POLL_MAX_RETRY_AFTER = 60.0
+"""The cap of an honoured ``Retry-After``, in seconds: a larger value (or a far HTTP date) waits this long."""
 
 Status = Literal["pending", "confirmed", "rejected"]
 _Mode = Literal["status", "confirm", "done"]
@@ -76,6 +106,51 @@ class ResponseSnapshot:
     status_code: int
     headers: dict[str, str]
     body: Any
+
+    @classmethod
+    def of(cls, response: Answer) -> ResponseSnapshot:
+        """The snapshot of ``response`` (its body decoded as JSON, else kept as text)."""
+        return cls(response.status_code, dict(response.headers), decode_body(response))
+
+
+def decided_outcome(
+    response: Answer, instance_id: str, base: str, *, request_id: str | None, what: str
+) -> tuple[DeleteOutcome, ResponseSnapshot]:
+    """The outcome of a decided answer (``200``/``204``): an empty body or a JSON object, else an error.
+
+    Raises:
+        ResponseDecodeError: the body is not empty and not a readable outcome or receipt.
+    """
+    body = read_json_object(response, what=what, request_id=request_id)
+    try:
+        outcome = outcome_of(body, instance_id)
+    except ValidationError as exc:
+        raise unreadable(response, exc.message, what=what, request_id=request_id) from exc
+    return outcome, ResponseSnapshot(response.status_code, dict(response.headers), body)
+
+
+def status_location(
+    response: Answer, base: str, *, request_id: str | None, what: str, done: str | None = None
+) -> str | None:
+    """The absolute status URL of a ``202``'s ``Location`` (None without one), checked to stay in the repository."""
+    location = response.headers.get("location")
+    if not location or not location.strip():
+        return None
+    return link_inside(location, response, base, what=what, request_id=request_id, done=done)
+
+
+def poll_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
+    """Seconds to wait before the next poll: ``Retry-After`` (capped) or the backoff, never under the floor.
+
+    Args:
+        attempt: how many pauses came before this one (the backoff doubles with it).
+        headers: the last answer's headers (``Retry-After``, ``retry-after-ms``), if any.
+    """
+    if not _retry._backoff_enabled:
+        return 0.0
+    asked = parse_retry_after(headers) if headers else None
+    delay = (POLL_DELAYS.delay(attempt) or 0.0) if asked is None else min(asked, POLL_MAX_RETRY_AFTER)
+    return max(delay, POLL_MIN_INTERVAL)
 
 
 def outcome_of(body: Any, instance_id: str) -> DeleteOutcome:
@@ -138,7 +213,8 @@ class DeleteOperation:
         self.last_response = last_response
         self._outcome = outcome
         self._mode: _Mode = "done" if outcome is not None else ("confirm" if confirm else "status")
-        self._delay_headers: Mapping[str, str] | None = None
+        # the DELETE's own 202 may carry a Retry-After: it is honoured before the first poll
+        self._delay_headers: Mapping[str, str] | None = last_response.headers if last_response else None
         self._lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -202,8 +278,14 @@ class DeleteOperation:
             raise ValidationError(
                 f"the token belongs to the repository at {data['base']}, not {client.base_url}", field="token"
             )
-        if url is not None and origin(url) != origin(client.base_url):
-            raise ValidationError("the token's polling URL is not on the repository host", field="token")
+        try:
+            require_id(data["container_id"], "container_id")
+            require_id(data["instance_id"], "instance_id")
+        except ValidationError as exc:
+            raise ValidationError(f"malformed delete continuation token: {exc.message}", field="token") from exc
+        reason = None if url is None else escape_reason(url, client.base_url)
+        if reason is not None:
+            raise ValidationError(f"the token's polling URL is not in the repository: {reason}", field="token")
         return cls(
             client,
             container_id=data["container_id"],
@@ -216,10 +298,8 @@ class DeleteOperation:
 
     # --- polling ------------------------------------------------------------------------------------
 
-    def _record(self, response: Answer) -> Any:
-        body = decode_body(response)
-        self.last_response = ResponseSnapshot(response.status_code, dict(response.headers), body)
-        return body
+    def _record(self, response: Answer) -> None:
+        self.last_response = ResponseSnapshot.of(response)
 
     def _decide(self, outcome: DeleteOutcome) -> None:
         self._outcome = outcome
@@ -268,14 +348,18 @@ class DeleteOperation:
                 request_id=exc.request_id,
                 headers=exc.headers,
             ) from exc
-        body = self._record(response)
         self._delay_headers = response.headers
+        what = "delete status poll"
         if response.status_code in (200, 204):
-            self._decide(outcome_of(body, self.instance_id))
+            outcome, self.last_response = decided_outcome(
+                response, self.instance_id, client.base_url, request_id=self.request_id, what=what
+            )
+            self._decide(outcome)
         else:
-            location = response.headers.get("location")
-            if location and location.strip():
-                self.polling_url = resolve_href(location, response_base(response, client.base_url))
+            self._record(response)
+            location = status_location(response, client.base_url, request_id=self.request_id, what=what)
+            if location is not None:
+                self.polling_url = location
         return self.status
 
     async def result(
@@ -315,6 +399,9 @@ class DeleteOperation:
         deadline = time.monotonic() + budget
         attempt = 0
         log = self._client._core.logger
+        if self._delay_headers is not None and parse_retry_after(self._delay_headers) is not None:
+            # the last answer (the DELETE's 202, or a poll before this call) asked for a pause: honour it first
+            await _sleep(max(0.0, min(deadline - time.monotonic(), poll_delay(0, self._delay_headers))))
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -332,7 +419,6 @@ class DeleteOperation:
                 status = "pending"
             if status != "pending":
                 return
-            delay = POLL_DELAYS.delay(attempt, self._delay_headers)
+            delay = poll_delay(attempt, self._delay_headers)
             attempt += 1
-            remaining = deadline - time.monotonic()
-            await _sleep(max(0.0, min(remaining, remaining if delay is None else delay)))
+            await _sleep(max(0.0, min(deadline - time.monotonic(), delay)))
