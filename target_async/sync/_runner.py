@@ -613,9 +613,12 @@ class BridgedClient:
         bridge: Bridge | None = getattr(self, "_bridge", None)
         if bridge is None or bridge.closed or bridge.forked:
             return
+        # Close first: under ``-W error`` (pytest's filterwarnings=error) the warning raises, and a close
+        # scheduled after it would never happen (aiohttp's pools, the caller-thread loops and the shared threads
+        # would then leak, and warn again when they are collected).
+        bridge.close_soon()
         warnings.warn(
             f"{type(self).__name__} was garbage-collected without close(); closing it now",
             ResourceWarning,
             stacklevel=2,
         )
-        bridge.close_soon()
