@@ -1,0 +1,915 @@
+"""JSON Logic compiled once into Python closures, with json-logic-js semantics.
+
+Target's edge and its Node SDK evaluate rule conditions with ``json-logic-js``; the Python SDK's
+``json_logic_qubit`` compares ``37.8`` and ``"37.80"`` as strings (on-device.md §11). This module follows
+json-logic-js 2.x: JavaScript's loose equality (``==``) and relational comparison (numbers and numeric strings
+compare as numbers, ``null < 5``), json-logic-js's ``truthy`` (an empty array is falsy), ``and``/``or`` that
+return the deciding value, ``var`` with dot paths and defaults, ``parseFloat`` in ``+``/``*``.
+
+A rule is compiled once by :func:`compile_logic`; the result is a plain callable of the data. Compiling rejects
+an unknown operator or a malformed rule with :class:`JsonLogicError`; calling never raises: where
+JavaScript would throw at run time (say, a cyclic structure) the call answers ``None``.
+
+Deliberate limits: the ``method`` operator (it calls methods of the data) is not offered; rules nested deeper
+than :data:`MAX_DEPTH` are refused; string positions in ``substr`` and string order in ``<`` count code points
+for ``substr`` (JavaScript counts UTF-16 units; only astral characters differ), while ``<`` orders by UTF-16
+units as JavaScript does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["MAX_DEPTH", "JsonLogicError", "compile_logic", "variables"]
+
+#: Deepest nesting of operations a rule may have (Target's conditions nest about six deep).
+MAX_DEPTH = 100
+
+Fn = Callable[[Any], Any]
+_NUMS = (int, float)
+
+
+class JsonLogicError(ValueError):
+    """A rule that cannot be compiled: an unknown operator or a malformed rule."""
+
+
+class _Undefined:
+    """JavaScript's ``undefined`` for missing operands (``{"-": [5]}``, ``{"<": [1, 2]}``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+
+_UNDEF: Any = _Undefined()
+
+# --------------------------------------------------------------------------------------------------
+# JavaScript coercions
+# --------------------------------------------------------------------------------------------------
+
+_JS_WS = (
+    " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_DEC_RE = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)\Z")
+_RADIX_RE = re.compile(r"0(?:([xX])[0-9a-fA-F]+|([oO])[0-7]+|([bB])[01]+)\Z")
+_PARSEFLOAT_RE = re.compile(r"[+-]?(?:Infinity|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
+_NAN = math.nan
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, _NUMS) and not isinstance(v, bool)
+
+
+def _str_to_number(s: str) -> float:
+    s = s.strip(_JS_WS)
+    if not s:
+        return 0.0
+    if _DEC_RE.match(s):
+        return float(s)
+    m = _RADIX_RE.match(s)
+    if m:
+        base = 16 if m.group(1) else 8 if m.group(2) else 2
+        try:
+            return float(int(s[2:], base))
+        except OverflowError:
+            return math.inf
+    if s in ("Infinity", "+Infinity"):
+        return math.inf
+    if s == "-Infinity":
+        return -math.inf
+    return _NAN
+
+
+def _int_to_float(v: int) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def _to_number(v: Any) -> float | int:
+    """ECMAScript ToNumber."""
+    t = type(v)
+    if t is int:
+        return v if -(2**53) <= v <= 2**53 else _int_to_float(v)
+    if t is float:
+        return v  # type: ignore[no-any-return]
+    if v is None:
+        return 0
+    if t is bool:
+        return 1 if v else 0
+    if t is str:
+        return _str_to_number(v)
+    if isinstance(v, bool):
+        return 1 if v else 0
+    if isinstance(v, int):
+        return _int_to_float(v)
+    if isinstance(v, float):
+        return v
+    if isinstance(v, str):
+        return _str_to_number(v)
+    if v is _UNDEF:
+        return _NAN
+    return _str_to_number(_to_primitive(v))
+
+
+def _num_to_string(v: float | int) -> str:
+    """ECMAScript Number::toString (radix 10)."""
+    if isinstance(v, int):
+        if -(10**21) < v < 10**21:
+            return str(v)
+        v = _int_to_float(v)
+    if v != v:
+        return "NaN"
+    if v in (math.inf, -math.inf):
+        return "Infinity" if v > 0 else "-Infinity"
+    if v == 0:
+        return "0"
+    if v.is_integer() and abs(v) < 1e21:
+        return str(int(v))
+    sign = "-" if v < 0 else ""
+    tup = Decimal(repr(abs(v))).normalize().as_tuple()
+    digits = "".join(map(str, tup.digits))
+    k = len(digits)
+    n = int(tup.exponent) + k
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mant = digits if k == 1 else digits[0] + "." + digits[1:]
+        out = f"{mant}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + out
+
+
+def _join(v: list[Any] | tuple[Any, ...], depth: int) -> str:
+    if depth > MAX_DEPTH:  # JavaScript would print a cycle as ""; deep nesting is cut the same way
+        return ""
+    return ",".join("" if x is None or x is _UNDEF else _to_string(x, depth + 1) for x in v)
+
+
+def _to_primitive(v: Any, depth: int = 0) -> str:
+    """ToPrimitive for objects: arrays join with ``,``, other objects print as ``[object Object]``."""
+    if isinstance(v, (list, tuple)):
+        return _join(v, depth)
+    return "[object Object]"
+
+
+def _to_string(v: Any, depth: int = 0) -> str:
+    """ECMAScript ToString."""
+    if isinstance(v, str):
+        return v
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, _NUMS):
+        return _num_to_string(v)
+    if v is _UNDEF:
+        return "undefined"
+    return _to_primitive(v, depth)
+
+
+def _truthy(v: Any) -> bool:
+    """json-logic-js ``truthy``: JavaScript truthiness, except that an empty array is falsy."""
+    t = type(v)
+    if t is bool:
+        return v  # type: ignore[no-any-return]
+    if t is str or t is list or t is tuple:
+        return len(v) > 0
+    if t is int:
+        return bool(v != 0)
+    if t is float:
+        return bool(v != 0 and v == v)
+    if v is None or v is _UNDEF:
+        return False
+    if isinstance(v, (str, list, tuple)):
+        return len(v) > 0
+    if isinstance(v, _NUMS):
+        return v != 0 and v == v
+    return True  # objects
+
+
+def _kind(v: Any) -> int:
+    """0 null/undefined, 1 boolean, 2 number, 3 string, 4 object (arrays included)."""
+    if v is None or v is _UNDEF:
+        return 0
+    if isinstance(v, bool):
+        return 1
+    if isinstance(v, _NUMS):
+        return 2
+    if isinstance(v, str):
+        return 3
+    return 4
+
+
+def _loose_eq(a: Any, b: Any) -> bool:
+    """ECMAScript ``a == b`` (IsLooselyEqual)."""
+    ka, kb = _kind(a), _kind(b)
+    if ka == kb:
+        if ka == 4:
+            return a is b
+        if ka == 0:
+            return True
+        return bool(a == b)  # numbers: NaN != NaN as in JavaScript
+    if ka == 0 or kb == 0:
+        return False
+    if ka == 1:
+        return _loose_eq(1 if a else 0, b)
+    if kb == 1:
+        return _loose_eq(a, 1 if b else 0)
+    if ka == 2 and kb == 3:
+        return bool(a == _str_to_number(b))
+    if ka == 3 and kb == 2:
+        return bool(_str_to_number(a) == b)
+    if ka == 4:
+        return _loose_eq(_to_primitive(a), b)
+    return _loose_eq(a, _to_primitive(b))
+
+
+def _strict_eq(a: Any, b: Any) -> bool:
+    """ECMAScript ``a === b``."""
+    ka = _kind(a)
+    if ka != _kind(b):
+        return False
+    if ka == 4:
+        return a is b
+    if ka == 0:
+        return (a is None) == (b is None)
+    return bool(a == b)
+
+
+def _lt(a: Any, b: Any) -> bool:
+    """ECMAScript ``a < b`` (IsLessThan; NaN and undefined compare false)."""
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return bool(a < b)
+    if not isinstance(a, (str, bool, int, float)) and a is not None:
+        a = _NAN if a is _UNDEF else _to_primitive(a)
+    if not isinstance(b, (str, bool, int, float)) and b is not None:
+        b = _NAN if b is _UNDEF else _to_primitive(b)
+    if isinstance(a, str) and isinstance(b, str):
+        if a.isascii() and b.isascii():
+            return a < b
+        return a.encode("utf-16-be", "surrogatepass") < b.encode("utf-16-be", "surrogatepass")
+    return bool(_to_number(a) < _to_number(b))
+
+
+def _le(a: Any, b: Any) -> bool:
+    """ECMAScript ``a <= b``: false when either side is NaN."""
+    ta, tb = type(a), type(b)
+    if (ta is int or ta is float) and (tb is int or tb is float):
+        return bool(a <= b)
+    if not isinstance(a, (str, bool, int, float)) and a is not None:
+        a = _NAN if a is _UNDEF else _to_primitive(a)
+    if not isinstance(b, (str, bool, int, float)) and b is not None:
+        b = _NAN if b is _UNDEF else _to_primitive(b)
+    if isinstance(a, str) and isinstance(b, str):
+        return not _lt(b, a)
+    return bool(_to_number(a) <= _to_number(b))
+
+
+def _parse_float(v: Any) -> float:
+    """ECMAScript ``parseFloat(v)``: the longest numeric prefix of ToString(v), else NaN."""
+    if isinstance(v, _NUMS) and not isinstance(v, bool):
+        return _int_to_float(v) if isinstance(v, int) else v
+    s = _to_string(v).lstrip(_JS_WS)
+    m = _PARSEFLOAT_RE.match(s)
+    if not m:
+        return _NAN
+    text = m.group(0)
+    if text.endswith("Infinity"):
+        return -math.inf if text[0] == "-" else math.inf
+    return float(text)
+
+
+def _js_num(v: float) -> float | int:
+    """Arithmetic results: whole numbers as int (prints as JavaScript would), others as float."""
+    if v.is_integer() and -(2**53) <= v <= 2**53:
+        return int(v)
+    return v
+
+
+def _js_mod(a: Any, b: Any) -> float | int:
+    x, y = _to_number(a), _to_number(b)
+    if y == 0 or x != x or y != y or x in (math.inf, -math.inf):
+        return _NAN
+    if y in (math.inf, -math.inf):
+        return x
+    if isinstance(x, int) and isinstance(y, int):
+        r = abs(x) % abs(y)
+        return -r if x < 0 else r
+    return _js_num(math.fmod(x, y))
+
+
+def _js_div(a: Any, b: Any) -> float | int:
+    x, y = _to_number(a), _to_number(b)
+    if y == 0:
+        if x == 0 or x != x:
+            return _NAN
+        neg = (x < 0) != (math.copysign(1.0, y) < 0)
+        return -math.inf if neg else math.inf
+    try:
+        return _js_num(x / y)
+    except OverflowError:
+        return math.inf if (x < 0) == (y < 0) else -math.inf
+
+
+def _js_sub(a: Any, b: Any) -> float | int:
+    x = _to_number(a)
+    if b is _UNDEF:
+        return -x
+    y = _to_number(b)
+    try:
+        return _js_num(float(x - y))
+    except OverflowError:
+        return math.inf if x > y else -math.inf
+
+
+def _js_minmax(args: list[Any], is_min: bool) -> float | int:
+    if not args:
+        return math.inf if is_min else -math.inf
+    nums = [_to_number(v) for v in args]
+    for n in nums:
+        if n != n:
+            return _NAN
+    return min(nums) if is_min else max(nums)
+
+
+def _js_substr(source: Any, start: Any = _UNDEF, end: Any = _UNDEF) -> str:
+    s = _to_string(source)
+    if end is not _UNDEF and _lt(end, 0):
+        temp = _substr(s, start, _UNDEF)
+        return _substr(temp, 0, len(temp) + _to_integer(end))
+    return _substr(s, start, end)
+
+
+def _to_integer(v: Any) -> int:
+    n = _to_number(v)
+    if n != n:
+        return 0
+    if n in (math.inf, -math.inf):
+        return 2**62 if n > 0 else -(2**62)
+    return int(n)
+
+
+def _substr(s: str, start: Any, length: Any) -> str:
+    size = len(s)
+    i = _to_integer(start)
+    if i < 0:
+        i = max(size + i, 0)
+    i = min(i, size)
+    n = size - i if length is _UNDEF else min(max(_to_integer(length), 0), size - i)
+    return s[i : i + n] if n > 0 else ""
+
+
+def _js_in(a: Any, b: Any) -> bool:
+    if not _truthy_js(b):
+        return False
+    if isinstance(b, str):
+        return _to_string(a) in b
+    if isinstance(b, (list, tuple)):
+        return any(_strict_eq(a, x) for x in b)
+    return False
+
+
+def _truthy_js(v: Any) -> bool:
+    """Plain JavaScript truthiness (``!b``), where ``[]`` is truthy."""
+    if isinstance(v, (list, tuple)):
+        return True
+    return _truthy(v)
+
+
+# --------------------------------------------------------------------------------------------------
+# var
+# --------------------------------------------------------------------------------------------------
+
+
+def _index(seg: str) -> int | None:
+    """The array index a property name denotes in JavaScript (canonical non-negative integer), else None."""
+    if seg.isdigit() and seg.isascii() and (seg == "0" or seg[0] != "0"):
+        return int(seg)
+    return None
+
+
+def _prop(data: Any, seg: str, idx: int | None) -> Any:
+    """``data[seg]`` in JavaScript, with ``_UNDEF`` for a missing property."""
+    if isinstance(data, Mapping):
+        return data.get(seg, _UNDEF)
+    if isinstance(data, (list, tuple, str)):
+        if idx is not None:
+            return data[idx] if idx < len(data) else _UNDEF
+        if seg == "length":
+            return len(data)
+    return _UNDEF
+
+
+def _split_path(path: Any) -> list[tuple[str, int | None]] | None:
+    """The segments of a var path, or None for "the whole data" (``""`` or ``null``)."""
+    if path is None or path is _UNDEF or path == "" and isinstance(path, str):
+        return None
+    return [(seg, _index(seg)) for seg in _to_string(path).split(".")]
+
+
+def _walk(data: Any, segs: list[tuple[str, int | None]], default: Any) -> Any:
+    for seg, idx in segs:
+        if data is None or data is _UNDEF:
+            return default
+        data = _prop(data, seg, idx)
+        if data is _UNDEF:
+            return default
+    return data
+
+
+def _var_static(path: Any, default_fn: Fn | None) -> Fn:
+    segs = _split_path(path)
+    if segs is None:
+        return lambda data: data
+    if default_fn is None:
+        if len(segs) == 1:
+            key, idx = segs[0]
+
+            def var1(data: Any) -> Any:
+                if type(data) is dict:
+                    return data.get(key)
+                v = _prop(data, key, idx) if data is not None else _UNDEF
+                return None if v is _UNDEF else v
+
+            return var1
+        if len(segs) == 2 and segs[0][1] is None and segs[1][1] is None:
+            k1, k2 = segs[0][0], segs[1][0]
+
+            def var2(data: Any) -> Any:
+                if type(data) is dict:
+                    inner = data.get(k1)
+                    if type(inner) is dict:
+                        return inner.get(k2)
+                return _walk(data, segs, None)
+
+            return var2
+        return lambda data: _walk(data, segs, None)
+    dfn = default_fn
+    return lambda data: _walk_default(data, segs, dfn)
+
+
+def _walk_default(data: Any, segs: list[tuple[str, int | None]], dfn: Fn) -> Any:
+    v = _walk(data, segs, _UNDEF)
+    return dfn(data) if v is _UNDEF else v
+
+
+def _var_dynamic(path_fn: Fn, default_fn: Fn | None) -> Fn:
+    def var(data: Any) -> Any:
+        segs = _split_path(path_fn(data))
+        if segs is None:
+            return data
+        v = _walk(data, segs, _UNDEF)
+        if v is _UNDEF:
+            return None if default_fn is None else default_fn(data)
+        return v
+
+    return var
+
+
+def _missing_keys(data: Any, keys: Any) -> list[Any]:
+    out = []
+    for key in keys:
+        segs = _split_path(key)
+        v = data if segs is None else _walk(data, segs, None)
+        if v is None or v == "" and isinstance(v, str):
+            out.append(key)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Compiler
+# --------------------------------------------------------------------------------------------------
+
+
+class _Const:
+    """Marks a compiled operand whose value is known at compile time."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _freeze(value: Any) -> Any:
+    """A literal as the rule's result: arrays become tuples, objects read-only views (callers cannot poison)."""
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    return value
+
+
+def _const_fn(value: Any) -> Fn:
+    return lambda data: value
+
+
+_CMP = {"<": _lt, "<=": _le}
+
+
+def _compare(op: str, args: list[Fn | _Const]) -> Fn:
+    """``<``/``<=`` (with the "between" form of three operands) and ``>``/``>=``."""
+    if op in (">", ">="):
+        base = _lt if op == ">" else _le
+        a_, b_ = (args + [_Const(_UNDEF)] * 2)[:2]
+        return _binary(lambda x, y: base(y, x), a_, b_, fast=op)
+    fn = _CMP[op]
+    if len(args) >= 3:
+        fa, fb, fc = (_as_fn(a) for a in args[:3])
+        return lambda data: fn(fa(data), b := fb(data)) and fn(b, fc(data))
+    a_, b_ = (args + [_Const(_UNDEF)] * 2)[:2]
+    return _binary(fn, a_, b_, fast=op)
+
+
+def _binary(fn: Callable[[Any, Any], bool], a: Fn | _Const, b: Fn | _Const, fast: str) -> Fn:
+    """A comparison with a fast path for two numbers (the common ``allocation`` test)."""
+    import operator
+
+    pyop: Callable[[Any, Any], bool] = {
+        "<": operator.lt,
+        "<=": operator.le,
+        ">": operator.gt,
+        ">=": operator.ge,
+    }[fast]
+    if isinstance(a, _Const) and isinstance(b, _Const):
+        av, bv = a.value, b.value
+        return lambda data: fn(av, bv)
+    if isinstance(a, _Const):
+        av = a.value
+        fb = b
+        if type(av) in (int, float):
+
+            def cmp_cn(data: Any) -> bool:
+                bv = fb(data)  # type: ignore[operator]
+                tb = type(bv)
+                if tb is int or tb is float:
+                    return pyop(av, bv)
+                return fn(av, bv)
+
+            return cmp_cn
+        return lambda data: fn(av, fb(data))  # type: ignore[operator]
+    fa = a
+    if isinstance(b, _Const):
+        bv = b.value
+        if type(bv) in (int, float):
+
+            def cmp_nc(data: Any) -> bool:
+                av = fa(data)
+                ta = type(av)
+                if ta is int or ta is float:
+                    return pyop(av, bv)
+                return fn(av, bv)
+
+            return cmp_nc
+        return lambda data: fn(fa(data), bv)
+    fb2 = b
+
+    def cmp_ff(data: Any) -> bool:
+        av, bv = fa(data), fb2(data)
+        ta, tb = type(av), type(bv)
+        if (ta is int or ta is float) and (tb is int or tb is float):
+            return pyop(av, bv)
+        return fn(av, bv)
+
+    return cmp_ff
+
+
+def _as_fn(x: Fn | _Const) -> Fn:
+    return _const_fn(x.value) if isinstance(x, _Const) else x
+
+
+def _equality(op: str, args: list[Fn | _Const]) -> Fn:
+    a, b = (args + [_Const(_UNDEF)] * 2)[:2]
+    eq = _loose_eq if op in ("==", "!=") else _strict_eq
+    negate = op in ("!=", "!==")
+    if isinstance(a, _Const) and not isinstance(b, _Const):
+        a, b = b, a  # equality is symmetric
+    if isinstance(b, _Const):
+        cv = b.value
+        fa = _as_fn(a)
+        if type(cv) is str:
+            # Two strings compare as strings; anything else goes through the full rules.
+            if negate:
+                return lambda data: (v != cv) if type(v := fa(data)) is str else not eq(v, cv)
+            return lambda data: (v == cv) if type(v := fa(data)) is str else eq(v, cv)
+        if negate:
+            return lambda data: not eq(fa(data), cv)
+        return lambda data: eq(fa(data), cv)
+    fa, fb = _as_fn(a), _as_fn(b)
+    if negate:
+        return lambda data: not eq(fa(data), fb(data))
+    return lambda data: eq(fa(data), fb(data))
+
+
+def _and(fns: list[Fn]) -> Fn:
+    if not fns:
+        return lambda data: None
+    if len(fns) == 2:
+        f1, f2 = fns
+
+        def and2(data: Any) -> Any:
+            v = f1(data)
+            if v is False or not _truthy(v):
+                return v
+            return f2(data)
+
+        return and2
+    tfns = tuple(fns)
+
+    def and_(data: Any) -> Any:
+        v = None
+        for f in tfns:
+            v = f(data)
+            if v is False or not _truthy(v):
+                return v
+        return v
+
+    return and_
+
+
+def _or(fns: list[Fn]) -> Fn:
+    if not fns:
+        return lambda data: None
+    tfns = tuple(fns)
+
+    def or_(data: Any) -> Any:
+        v = None
+        for f in tfns:
+            v = f(data)
+            if v is True or _truthy(v):
+                return v
+        return v
+
+    return or_
+
+
+def _if(fns: list[Fn]) -> Fn:
+    pairs = [(fns[i], fns[i + 1]) for i in range(0, len(fns) - 1, 2)]
+    last = fns[-1] if len(fns) % 2 == 1 else None
+
+    def if_(data: Any) -> Any:
+        for cond, then in pairs:
+            if _truthy(cond(data)):
+                return then(data)
+        return last(data) if last is not None else None
+
+    return if_
+
+
+def _scoped(op: str, fns: list[Fn]) -> Fn:
+    source = fns[0] if fns else _const_fn(None)
+    logic = fns[1] if len(fns) > 1 else _const_fn(None)
+    if op == "map":
+        return lambda data: [logic(x) for x in s] if isinstance(s := source(data), (list, tuple)) else []
+    if op == "filter":
+        return lambda data: [x for x in s if _truthy(logic(x))] if isinstance(s := source(data), (list, tuple)) else []
+    if op == "reduce":
+        initial = fns[2] if len(fns) > 2 else _const_fn(None)
+
+        def reduce_(data: Any) -> Any:
+            acc = initial(data)
+            s = source(data)
+            if not isinstance(s, (list, tuple)):
+                return acc
+            for x in s:
+                acc = logic({"current": x, "accumulator": acc})
+            return acc
+
+        return reduce_
+    if op == "all":
+
+        def all_(data: Any) -> bool:
+            s = source(data)
+            if not isinstance(s, (list, tuple, str)) or not s:
+                return False
+            return all(_truthy(logic(x)) for x in s)
+
+        return all_
+
+    def count(data: Any) -> int:
+        s = source(data)
+        if not isinstance(s, (list, tuple)):
+            return 0
+        return sum(1 for x in s if _truthy(logic(x)))
+
+    if op == "none":
+        return lambda data: count(data) == 0
+    return lambda data: count(data) > 0  # some
+
+
+def _cat(args: list[Any]) -> str:
+    return "".join(_to_string(a) for a in args)
+
+
+def _merge(args: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            out.extend(a)
+        else:
+            out.append(a)
+    return out
+
+
+def _plus(args: list[Any]) -> float | int:
+    total: float = 0.0
+    for a in args:
+        total += _parse_float(a)
+    return _js_num(total) if total == total and total not in (math.inf, -math.inf) else total
+
+
+def _times(args: list[Any]) -> Any:
+    if len(args) == 1:
+        return args[0]  # Array.prototype.reduce without an initial value returns the only item as is
+    total = _parse_float(args[0])
+    for a in args[1:]:
+        total *= _parse_float(a)
+    return _js_num(total) if total == total and total not in (math.inf, -math.inf) else total
+
+
+def _missing_some(args: list[Any], data: Any) -> list[Any]:
+    need, options = (args + [_UNDEF, _UNDEF])[:2]
+    if not isinstance(options, (list, tuple)):
+        options = []
+    are_missing = _missing_keys(data, options)
+    if _le(need, len(options) - len(are_missing)):
+        return []
+    return are_missing
+
+
+# Operators that evaluate all their operands first, as ``fn(list_of_values)``.
+_EAGER: dict[str, Callable[[list[Any]], Any]] = {
+    "!": lambda a: not _truthy(a[0] if a else _UNDEF),
+    "!!": lambda a: _truthy(a[0] if a else _UNDEF),
+    "%": lambda a: _js_mod(*(a + [_UNDEF, _UNDEF])[:2]),
+    "/": lambda a: _js_div(*(a + [_UNDEF, _UNDEF])[:2]),
+    "-": lambda a: _js_sub(*(a + [_UNDEF, _UNDEF])[:2]),
+    "+": _plus,
+    "*": _times,
+    "min": lambda a: _js_minmax(a, True),
+    "max": lambda a: _js_minmax(a, False),
+    "cat": _cat,
+    "substr": lambda a: _js_substr(*(a + [_UNDEF, _UNDEF, _UNDEF])[:3]),
+    "in": lambda a: _js_in(*(a + [_UNDEF, _UNDEF])[:2]),
+    "merge": _merge,
+    "log": lambda a: a[0] if a else None,
+}
+
+_LAZY = {"and", "or", "if", "?:", "map", "filter", "reduce", "all", "none", "some"}
+_SCOPED = {"map", "filter", "reduce", "all", "none", "some"}
+_OPS = frozenset(_EAGER) | _LAZY | {"var", "missing", "missing_some", "==", "!=", "===", "!==", "<", "<=", ">", ">="}
+
+
+def _is_json(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.vars: set[str] = set()
+        self.dynamic = False
+
+    def compile(self, rule: Any, depth: int, scoped: bool) -> Fn | _Const:
+        if depth > MAX_DEPTH:
+            raise JsonLogicError(f"rule nested deeper than {MAX_DEPTH} levels")
+        if isinstance(rule, list):
+            items = [self.compile(r, depth + 1, scoped) for r in rule]
+            if all(isinstance(i, _Const) for i in items):
+                return _Const(tuple(i.value for i in items))  # type: ignore[union-attr]
+            fns = [_as_fn(i) for i in items]
+            return lambda data: [f(data) for f in fns]
+        if isinstance(rule, Mapping):
+            if len(rule) != 1:
+                try:
+                    return _Const(_freeze(dict(rule)))
+                except RecursionError:
+                    raise JsonLogicError(f"rule nested deeper than {MAX_DEPTH} levels") from None
+            ((op, values),) = rule.items()
+            if not isinstance(op, str):
+                raise JsonLogicError(f"operator must be a string, got {op!r}")
+            return self.operation(op, values, depth, scoped)
+        if _is_json(rule):
+            return _Const(rule)
+        if isinstance(rule, tuple):
+            return self.compile(list(rule), depth, scoped)
+        raise JsonLogicError(f"not a JSON value in the rule: {type(rule).__name__}")
+
+    def operation(self, op: str, values: Any, depth: int, scoped: bool) -> Fn | _Const:
+        if op not in _OPS:
+            raise JsonLogicError(f"unknown JSON Logic operator {op!r}")
+        raw = list(values) if isinstance(values, (list, tuple)) else [values]
+        if op in _SCOPED:
+            first = [self.compile(raw[0], depth + 1, scoped)] if raw else []
+            rest_logic = [self.compile(r, depth + 1, True) for r in raw[1:2]]
+            rest_init = [self.compile(r, depth + 1, scoped) for r in raw[2:3]] if op == "reduce" else []
+            return _scoped(op, [_as_fn(x) for x in first + rest_logic + rest_init])
+        args = [self.compile(r, depth + 1, scoped) for r in raw]
+        if op == "var":
+            return self.var(args, scoped)
+        if op in ("missing", "missing_some"):
+            return self.missing(op, args, scoped)
+        if op in ("==", "!=", "===", "!=="):
+            return _equality(op, args)
+        if op in ("<", "<=", ">", ">="):
+            return _compare(op, args)
+        fns = [_as_fn(a) for a in args]
+        if op in ("and", "or"):
+            return _and(fns) if op == "and" else _or(fns)
+        if op in ("if", "?:"):
+            return _if(fns) if fns else _const_fn(None)
+        if op == "*" and not args:
+            raise JsonLogicError("operator '*' needs at least one operand")
+        impl = _EAGER[op]
+        if all(isinstance(a, _Const) for a in args) and op != "log":
+            consts = [a.value for a in args]  # type: ignore[union-attr]
+            return lambda data: impl(list(consts))
+        if len(fns) == 1:
+            f0 = fns[0]
+            return lambda data: impl([f0(data)])
+        return lambda data: impl([f(data) for f in fns])
+
+    def note_path(self, path: Any, scoped: bool) -> None:
+        if scoped:
+            return
+        segs = _split_path(path)
+        if segs is None:
+            self.dynamic = True
+        else:
+            self.vars.add(segs[0][0])
+
+    def var(self, args: list[Fn | _Const], scoped: bool) -> Fn:
+        path = args[0] if args else _Const(None)
+        default = _as_fn(args[1]) if len(args) > 1 else None
+        if isinstance(path, _Const):
+            self.note_path(path.value, scoped)
+            return _var_static(path.value, default)
+        if not scoped:
+            self.dynamic = True
+        return _var_dynamic(path, default)
+
+    def missing(self, op: str, args: list[Fn | _Const], scoped: bool) -> Fn:
+        if all(isinstance(a, _Const) for a in args):
+            consts = [a.value for a in args]  # type: ignore[union-attr]
+            keys = consts[1] if op == "missing_some" and len(consts) > 1 else consts
+            if op == "missing" and consts and isinstance(consts[0], (list, tuple)):
+                keys = consts[0]
+            for key in keys if isinstance(keys, (list, tuple)) else []:
+                self.note_path(key, scoped)
+        elif not scoped:
+            self.dynamic = True
+        fns = [_as_fn(a) for a in args]
+        if op == "missing_some":
+            return lambda data: _missing_some([f(data) for f in fns], data)
+
+        def missing(data: Any) -> list[Any]:
+            vals = [f(data) for f in fns]
+            keys = vals[0] if vals and isinstance(vals[0], (list, tuple)) else vals
+            return _missing_keys(data, keys)
+
+        return missing
+
+
+def compile_logic(rule: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """Compile a JSON Logic rule once; the callable evaluates it against one data mapping.
+
+    Raises :class:`JsonLogicError` for an unknown operator, a non-JSON value or a rule nested deeper than
+    :data:`MAX_DEPTH`. The callable itself never raises.
+    """
+    compiled = _Compiler().compile(rule, 0, False)
+    if isinstance(compiled, _Const):
+        value = compiled.value
+        return lambda data: value
+    fn = compiled
+
+    def evaluate(data: Mapping[str, Any]) -> Any:
+        try:
+            return fn(data)
+        except Exception:  # JavaScript would throw (a cycle, a pathological value): no decision
+            return None
+
+    return evaluate
+
+
+def variables(rule: Any) -> frozenset[str]:
+    """The first segments of the ``var`` paths (and ``missing`` keys) a rule reads from its data.
+
+    ``"*"`` in the result means the rule may read anything (a computed path, or ``var ""``: the whole data).
+    Paths read inside ``map``/``filter``/``reduce``/``all``/``none``/``some`` logic address the items, not the
+    data, and are not listed. Raises :class:`JsonLogicError` as :func:`compile_logic` does.
+    """
+    c = _Compiler()
+    c.compile(rule, 0, False)
+    return frozenset(c.vars | ({"*"} if c.dynamic else set()))
