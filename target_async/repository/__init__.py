@@ -30,14 +30,23 @@ from ._client import DEFAULT_BASE_URL, AccessToken, AsyncRepositoryClient
 from ._links import resolve_href
 from ._media import MediaTypes
 from ._pagination import AsyncPaginator, PaginationError
-from ._params import FILTER_OPERATORS, FilterSpec, escape_search_term
+from ._params import FILTER_OPERATORS, MAX_IDS, FilterSpec, escape_search_term
 from ._patch import ActivityPatch, InstancePatch, OfferPatch
-from ._polling import DEFAULT_POLLING_TIMEOUT, DeleteOperation, ResponseSnapshot
+from ._polling import (
+    DEFAULT_POLLING_TIMEOUT,
+    POLL_MAX_RETRY_AFTER,
+    POLL_MIN_INTERVAL,
+    DeleteOperation,
+    ResponseSnapshot,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_POLLING_TIMEOUT",
     "FILTER_OPERATORS",
+    "MAX_IDS",
+    "POLL_MAX_RETRY_AFTER",
+    "POLL_MIN_INTERVAL",
     "AccessToken",
     "Activity",
     "ActivityPatch",

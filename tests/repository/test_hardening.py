@@ -15,10 +15,17 @@ import pytest
 
 from target_async import APIError, PollingTimeoutError, TargetError, ValidationError, _retry
 from target_async._exceptions import ResponseDecodeError
-from target_async.repository import AsyncRepositoryClient, DeleteOperation, Schema, _polling
+from target_async.repository import (
+    MAX_IDS,
+    POLL_MAX_RETRY_AFTER,
+    POLL_MIN_INTERVAL,
+    AsyncRepositoryClient,
+    DeleteOperation,
+    Schema,
+    _polling,
+)
 from target_async.repository._links import escape_reason
-from target_async.repository._params import MAX_IDS, MAX_IDS_CHARS
-from target_async.repository._polling import POLL_MAX_RETRY_AFTER, POLL_MIN_INTERVAL
+from target_async.repository._params import MAX_IDS_CHARS
 
 from .helpers import BASE, CID, FakeLister, Recorder, envelope, query_pairs, receipt_body
 
