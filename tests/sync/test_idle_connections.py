@@ -1,6 +1,6 @@
 """Pooled connections that a server closes while they sit idle: no sync call ever picks a dead one.
 
-A server closes keep-alive connections that stay idle for a while (a few seconds in production; 50 ms here).
+A server closes keep-alive connections that stay idle for a while (a few seconds in production; 30 ms here).
 A blocking call runs on its thread's own event loop (a lane), which does not run between calls: before the
 fix, the pool only learnt of the close when it reused the connection, and every other call failed with
 ``ConnectError`` without reaching the server (7 of 15). The servers are uvicorn on loopback with a short
@@ -26,7 +26,7 @@ from target_async.testing import serve
 from .conftest import mbox_names, request_for
 from .stub_server import app as stub_app
 
-IDLE = 0.05  # seconds the servers keep an idle connection open
+IDLE = 0.03  # seconds the servers keep an idle connection open
 PAUSE = 0.1  # seconds between calls: every call comes after the server has closed the previous connection
 
 
