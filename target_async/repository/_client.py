@@ -452,9 +452,7 @@ class AsyncRepositoryClient(RepositoryBase):
             snapshot = ResponseSnapshot(exc.status, exc.headers, exc.body)
             return make(outcome=outcome_of(exc.body, iid), last_response=snapshot)
         if response.status_code != 202:
-            outcome, snapshot = decided_outcome(
-                response, iid, self.base_url, request_id=request_id, what="begin_delete"
-            )
+            outcome, snapshot = decided_outcome(response, iid, request_id=request_id, what="begin_delete")
             return make(outcome=outcome, last_response=snapshot)
         make = functools.partial(make, last_response=ResponseSnapshot.of(response))
         location = status_location(

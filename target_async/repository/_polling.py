@@ -53,6 +53,7 @@ from .._exceptions import (
     ValidationError,
 )
 from .._http import Answer, decode_body
+from .._ids import request_id as new_request_id
 from .._retry import RetryPolicy, parse_retry_after
 from .._serde import structure, wire_names
 from ..models.repository import DeleteOutcome, Receipt
@@ -114,7 +115,7 @@ class ResponseSnapshot:
 
 
 def decided_outcome(
-    response: Answer, instance_id: str, base: str, *, request_id: str | None, what: str
+    response: Answer, instance_id: str, *, request_id: str | None, what: str
 ) -> tuple[DeleteOutcome, ResponseSnapshot]:
     """The outcome of a decided answer (``200``/``204``): an empty body or a JSON object, else an error.
 
@@ -332,6 +333,7 @@ class DeleteOperation:
             self._delay_headers = response.headers
             return self.status
         assert self.polling_url is not None
+        rid = new_request_id()  # this poll's own id (``self.request_id`` is the DELETE's)
         try:
             response = await client._send(
                 "GET",
@@ -339,6 +341,7 @@ class DeleteOperation:
                 idempotent=True,
                 accept=client._media.receipt,
                 request_timeout=request_timeout,
+                request_id=rid,
             )
         except NotFoundError as exc:
             raise OperationExpiredError(
@@ -351,13 +354,11 @@ class DeleteOperation:
         self._delay_headers = response.headers
         what = "delete status poll"
         if response.status_code in (200, 204):
-            outcome, self.last_response = decided_outcome(
-                response, self.instance_id, client.base_url, request_id=self.request_id, what=what
-            )
+            outcome, self.last_response = decided_outcome(response, self.instance_id, request_id=rid, what=what)
             self._decide(outcome)
         else:
             self._record(response)
-            location = status_location(response, client.base_url, request_id=self.request_id, what=what)
+            location = status_location(response, client.base_url, request_id=rid, what=what)
             if location is not None:
                 self.polling_url = location
         return self.status

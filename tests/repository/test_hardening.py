@@ -251,9 +251,10 @@ async def test_delete_outcome_that_cannot_be_read_is_not_taken_as_confirmed(repo
         httpx.Response(200, text="<html>rejected? confirmed?</html>"),
     )
     op = await repo.begin_delete(CID, "i1")
-    with pytest.raises(ResponseDecodeError, match="delete status poll"):
+    with pytest.raises(ResponseDecodeError, match="delete status poll") as info:
         await op.result()
     assert not op.done()
+    assert info.value.request_id == recorder.last.headers["x-request-id"] != op.request_id  # the poll's own id
 
 
 async def test_immediate_delete_answer_that_cannot_be_read(repo, recorder: Recorder) -> None:
