@@ -10,6 +10,13 @@ Routes:
   operations, keeps faults and settings), ``GET|POST|DELETE faults`` (see ``_faults``), ``GET|POST config``
   (``{"deleteMode", "deletePendingPolls", "deleteRetryAfter", "defaultLimit", "maxLimit"}``) and
   ``POST containers`` (``{"org", "sandbox", "name"?, "productContexts"?, "containerType"?}`` → 201 container).
+  Admin routes refuse what a web page could send from another site (cross-site request forgery), before
+  anything is read or changed: a request with an ``Origin`` header that is neither the emulator's own origin
+  (scheme and ``Host`` of the request) nor a loopback one (``localhost``, ``*.localhost``, ``127.0.0.0/8``,
+  ``[::1]``; ``Origin: null`` is refused too) gets **403**; a ``POST`` whose ``Content-Type`` is not
+  ``application/json`` (parameters such as ``charset`` allowed; an empty body needs it too) gets **415**. A
+  browser cannot send ``application/json`` to another origin without a CORS preflight, which the emulator
+  never grants.
 
 Identity (``repository.md`` A2/A5) on every repository call, checked in this order: ``Authorization: Bearer
 <non-empty>`` else **401** (with ``WWW-Authenticate``); ``x-api-key`` else **403**; ``x-gw-ims-org-id`` else
@@ -24,6 +31,7 @@ exception still answers a JSON 500 (and is logged) rather than a plain-text page
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -33,6 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import anyio
 from starlette.applications import Starlette
@@ -259,13 +268,18 @@ class Emulator:
         self, handler: Callable[[Request], Awaitable[Any]], status: int = 200
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            rid = _request_id(request.headers)
             try:
+                _guard_admin(request)
                 response = _json(await handler(request), status)
             except ApiError as exc:
-                response = _json(problem(exc.status, exc.detail), exc.status)
+                response = _json(problem(exc.status, exc.detail, prop=exc.prop, request_id=rid), exc.status)
             except ValueError as exc:
-                response = _json(problem(400, str(exc)), 400)
-            response.headers["x-request-id"] = _request_id(request.headers)
+                response = _json(problem(400, str(exc), request_id=rid), 400)
+            except Exception:
+                _log.exception("the emulator's admin handler failed")
+                response = _json(problem(500, "internal error in the emulator", request_id=rid), 500)
+            response.headers["x-request-id"] = rid
             return response
 
         return endpoint
@@ -331,6 +345,66 @@ class Emulator:
         if (name is not None and not isinstance(name, str)) or not isinstance(ctype, str):
             raise ValueError("name and containerType must be strings")
         return self.repository.add_container(org, sandbox, name=name, products=products, container_type=ctype)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin_key(scheme: str, netloc: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin, default ports filled in; ``None`` when it is not one."""
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or parts.username is not None or parts.password is not None:
+        return None
+    default = {"http": 80, "https": 443}.get(scheme)
+    if default is None:
+        return None
+    return scheme, host, default if port is None else port
+
+
+def _trusted_origin(origin: str, request: Request) -> bool:
+    scheme, sep, rest = origin.strip().partition("://")
+    if not sep or "/" in rest.rstrip("/") or "?" in rest or "#" in rest:
+        return False  # "null", or not a bare scheme://host[:port]
+    key = _origin_key(scheme.lower(), rest.rstrip("/"))
+    if key is None:
+        return False
+    if _is_loopback(key[1]):
+        return True
+    own = _origin_key(request.url.scheme, request.headers.get("host", ""))
+    return own is not None and own == key
+
+
+def _guard_admin(request: Request) -> None:
+    """Refuse a cross-site request to an admin route (see the module docstring): 403, then 415."""
+    for origin in request.headers.getlist("origin"):
+        if not _trusted_origin(origin, request):
+            raise ApiError(
+                403,
+                f"admin routes refuse requests from origin {origin!r}: only the emulator's own origin or a "
+                "loopback one (localhost, 127.0.0.1, [::1]) may call them from a browser",
+                prop="Origin",
+            )
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(
+                415,
+                f"admin POST requests need Content-Type: application/json (got {content_type or 'none'!r}); "
+                "send a JSON body, {} when there is nothing to say",
+                prop="Content-Type",
+            )
 
 
 class EmulatorApp(Starlette):

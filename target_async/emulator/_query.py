@@ -15,7 +15,8 @@ Decisions (``[decision]`` items of the spec and the gaps it leaves):
   ``total`` counts the remaining items including the page; ``_links.next`` appears only when items remain.
   A sort key whose value is an array sorts by its first element.
 - Filters: ``property=`` with ``==, !=, <, <=, >, >=`` (typed, case-sensitive) and ``~`` (anchored,
-  case-insensitive, strings only); bare path = the property exists; repeated = AND; arrays match when any
+  case-insensitive, strings only; RE2 syntax and linear-time matching, ``_linear.Regex``: a pattern RE2 cannot
+  run is 400); bare path = the property exists; repeated = AND; arrays match when any
   element matches; a missing property fails every operator; a path may use envelope fields
   (``repo:lastModifiedDate``) or ``_instance.…``. ``id=`` is repeated and ORed (at most 1000).
 - Search: ``q`` terms are lowercased alphanumeric tokens; ``\\`` escapes a special character, and a term with
@@ -26,8 +27,12 @@ Decisions (``[decision]`` items of the spec and the gaps it leaves):
 - Lists are served from indexes (``_store``) when every sort key is one of ``instanceId``,
   ``repo:createdDate``, ``repo:lastModifiedDate``, ``_instance.xdm:name``, ``_instance.xdm:status`` and every
   filter is a comparison on one of those (or ``_instance.@id``, ``repo:etag``) that SQL can express;
-  anything else (regex, other paths, search) scans the partition in Python. On the indexed path
+  anything else (regex, other paths, search) scans the partition in Python, in a worker thread when a request
+  handler asks (``serve_page``), so that a long scan never holds up the event loop. On the indexed path
   ``xdm:name``/``xdm:status`` compare as plain strings (a name that looks like a date is not read as one).
+- Hostile input costs linear time: regexes run on RE2, wildcards on ``_linear.Wildcard`` (no backtracking), a
+  run of tokens is a substring search in the space-joined tokens, and a dotted path is resolved against the
+  document's own keys (never by joining the path's segments pairwise).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import anyio.to_thread
+
+from ._linear import Regex, Wildcard
 from ._schemas import SchemaInfo, parse_datetime_ms, resolve_schema, unversioned
 from ._store import SORT_COLUMNS, InstanceRow, Store
 from ._wire import ApiError
@@ -58,6 +66,8 @@ __all__ = [
     "parse_order",
     "parse_query",
     "resolve",
+    "scans",
+    "serve_page",
     "split_path",
 ]
 
@@ -149,10 +159,17 @@ def _walk(node: Any, segs: Sequence[str], i: int, out: list[Any]) -> bool:
         return False
     if segs[i] in node:
         return _walk(node[segs[i]], segs, i + 1, out)
-    for j in range(i + 2, len(segs) + 1):  # keys that themselves contain dots
-        key = ".".join(segs[i:j])
-        if key in node:
-            return _walk(node[key], segs, j, out)
+    # keys that themselves contain dots: the one spanning the fewest segments (found from the document's keys,
+    # so a path of thousands of segments costs no more than the keys it is compared with)
+    best: tuple[int, str] | None = None
+    for key in node:
+        if "." in key:
+            parts = key.split(".")
+            n = len(parts)
+            if (best is None or n < best[0]) and i + n <= len(segs) and list(segs[i : i + n]) == parts:
+                best = (n, key)
+    if best is not None:
+        return _walk(node[best[1]], segs, i + best[0], out)
     return False
 
 
@@ -190,7 +207,7 @@ class Filter:
     segments: tuple[str, ...]
     op: str | None
     value: str
-    regex: re.Pattern[str] | None = None
+    regex: Regex | None = None
 
     def matches(self, doc: Any) -> bool:
         found, values = resolve(doc, self.segments)
@@ -203,7 +220,7 @@ class Filter:
         assert op is not None
         if op == "~":
             assert self.regex is not None
-            return isinstance(stored, str) and self.regex.fullmatch(stored) is not None
+            return isinstance(stored, str) and self.regex.fullmatch(stored)
         a: Any
         b: Any
         if isinstance(stored, bool):
@@ -279,10 +296,12 @@ def parse_filter(expr: str) -> Filter:
     regex = None
     if op == "~":
         try:
-            regex = re.compile(value, re.IGNORECASE)
-        except re.error as exc:
+            regex = Regex(value, ignore_case=True)
+        except ValueError as exc:
             raise ApiError(
-                400, f"property filter {expr!r} has an invalid regular expression: {exc}", prop="property"
+                400,
+                f"property filter {expr!r} has an invalid or unsupported regular expression: {exc}",
+                prop="property",
             ) from None
     return Filter(path, segments, op, value, regex)
 
@@ -302,25 +321,38 @@ def _norm_ws(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Field:
+    """One searched string, prepared once per document: normalised text, tokens, and tokens joined by spaces."""
+
+    text: str
+    tokens: list[str]
+    joined: str  # " tok1 tok2 … " (tokens never contain spaces, so a token run is a substring of this)
+
+    @classmethod
+    def of(cls, value: str) -> Field:
+        tokens = _tokens(value)
+        return cls(_norm_ws(value), tokens, f" {' '.join(tokens)} ")
+
+
+@dataclass(frozen=True)
 class Term:
+    """One search term. Every kind matches in time linear in the searched text (no backtracking regex):
+    ``substring`` and ``tokens`` (a run of consecutive tokens, ``text`` is ``" tok1 tok2 "``) with ``in``, and
+    ``wildcard`` with ``_linear.Wildcard`` on each token."""
+
     kind: Literal["tokens", "wildcard", "substring"]
     tokens: tuple[str, ...] = ()
-    pattern: re.Pattern[str] | None = None
+    pattern: Wildcard | None = None
     text: str = ""
 
-    def matches(self, fields: Sequence[tuple[str, list[str]]]) -> bool:
-        for text, toks in fields:
-            if self.kind == "substring":
-                if self.text in text:
-                    return True
-            elif self.kind == "wildcard":
+    def matches(self, fields: Sequence[Field]) -> bool:
+        for field in fields:
+            if self.kind == "wildcard":
                 assert self.pattern is not None
-                if any(self.pattern.fullmatch(t) for t in toks):
+                if any(self.pattern.fullmatch(t) for t in field.tokens):
                     return True
-            else:
-                n = len(self.tokens)
-                if any(tuple(toks[i : i + n]) == self.tokens for i in range(len(toks) - n + 1)):
-                    return True
+            elif self.text in (field.text if self.kind == "substring" else field.joined):
+                return True
         return False
 
 
@@ -330,12 +362,10 @@ def _term(pieces: list[tuple[str, str]]) -> Term | None:
         text = "".join(ch for _, ch in pieces).lower()
         return Term("substring", text=text)
     if "wild" in kinds:
-        regex = "".join(
-            (".*" if ch == "*" else ".") if kind == "wild" else re.escape(ch.lower()) for kind, ch in pieces
-        )
-        return Term("wildcard", pattern=re.compile(regex))
+        chars = [(c, kind == "wild") for kind, ch in pieces for c in (ch if kind == "wild" else ch.lower())]
+        return Term("wildcard", pattern=Wildcard(chars))
     toks = _tokens("".join(ch for _, ch in pieces))
-    return Term("tokens", tokens=tuple(toks)) if toks else None
+    return Term("tokens", tokens=tuple(toks), text=f" {' '.join(toks)} ") if toks else None
 
 
 def parse_query(q: str) -> list[Term]:
@@ -400,7 +430,7 @@ class Search:
                 _strings(values, texts)
         else:
             _strings(doc.get("_instance"), texts)
-        prepared = [(_norm_ws(t), _tokens(t)) for t in texts]
+        prepared = [Field.of(t) for t in texts]
         hits = (term.matches(prepared) for term in self.terms)
         return all(hits) if self.all_terms else any(hits)
 
@@ -544,6 +574,24 @@ def parse_list_query(
     return ListQuery(schema, keys, limit, start, filters, ids, query)
 
 
+def scans(query: ListQuery) -> bool:
+    """Whether ``list_page`` answers ``query`` by a scan in Python rather than from the indexes."""
+    return (
+        query.search is not None
+        or any(f.sql() is None for f in query.filters)
+        or any(k.column is None for k in query.keys)
+    )
+
+
+async def serve_page(store: Store, partition: tuple[int, int], query: ListQuery) -> PageOut:
+    """``list_page`` for a request handler: a scan (regex filters, search, unindexed paths) runs in a worker
+    thread, so that a slow one never holds up the event loop and the other requests; an index lookup runs
+    inline (it is a few SQL statements)."""
+    if scans(query):
+        return await anyio.to_thread.run_sync(list_page, store, partition, query)
+    return list_page(store, partition, query)
+
+
 def list_page(store: Store, partition: tuple[int, int], query: ListQuery) -> PageOut:
     """One page of a partition: from the indexes when the query allows it, else by a scan in Python."""
     pid, count = partition
@@ -558,7 +606,7 @@ def list_page(store: Store, partition: tuple[int, int], query: ListQuery) -> Pag
     if query.ids:
         conds.append((f"at_id IN ({', '.join('?' * len(set(query.ids)))})", sorted(set(query.ids))))
     columns = [k.column for k in query.keys]
-    if rest or query.search is not None or None in columns:
+    if rest or query.search is not None or None in columns:  # kept in step with ``scans``
         rows = store.scan(pid, conds)
         return _python_page(rows, ListQuery(query.schema, query.keys, query.limit, query.start, rest, [], query.search))
     order = [(c, k.descending) for c, k in zip(columns, query.keys, strict=True) if c is not None]

@@ -55,7 +55,7 @@ from starlette.responses import Response
 
 from ._faults import FaultState
 from ._jsonpatch import PatchApplyError, PatchFormatError, apply_patch, json_equal, validate_patch
-from ._query import _MISSING, PageOut, _strings, list_page, parse_filter, parse_list_query
+from ._query import _MISSING, PageOut, _strings, parse_filter, parse_list_query, serve_page
 from ._schemas import (
     CONTAINER_SCHEMA,
     RESULTS_SCHEMA,
@@ -711,7 +711,7 @@ class Repository:
             max_limit=self.settings.max_limit,
         )
         partition = self.store.partition(caller.tid, cid, query.schema.id, create=False)
-        page = PageOut([], 0, None) if partition is None else list_page(self.store, partition, query)
+        page = PageOut([], 0, None) if partition is None else await serve_page(self.store, partition, query)
         route = f"/{cid}/queries/core/search" if search else f"/{cid}/instances"
         links: dict[str, Any] = {
             "self": {"href": route + (f"?{request.url.query}" if request.url.query else ""), "@type": RESULTS_SCHEMA}

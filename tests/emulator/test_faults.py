@@ -126,7 +126,7 @@ async def test_admin_rejects_bad_fault_configs(client, bad):
     r = await client.post("/_emulator/faults", json=bad)
     assert r.status_code == 400, r.text
     assert r.json()["status"] == 400 and r.json()["message"]
-    r = await client.post("/_emulator/faults", content=b"{nope")
+    r = await client.post("/_emulator/faults", content=b"{nope", headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert (await client.get("/_emulator/faults")).json() == FaultConfig().to_dict()
 

@@ -126,7 +126,7 @@ async def test_admin_health_and_reset(client, repo):
     r = await client.get("/_emulator/health")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     tag = await repo.tag("t")
-    r = await client.post("/_emulator/reset")
+    r = await client.post("/_emulator/reset", json={})
     assert r.status_code == 200
     fresh = await repo.__class__(client).init()
     assert fresh.cid == repo.cid  # the default container id is deterministic
