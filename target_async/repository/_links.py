@@ -14,11 +14,14 @@ response cannot send the client's credentials anywhere but the repository.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 __all__ = ["base_of_response", "escape_reason", "link_href", "origin", "resolve_href"]
+
+_log = logging.getLogger("target_async")
 
 
 def origin(url: str) -> tuple[str, str]:
@@ -86,13 +89,19 @@ def escape_reason(url: str, base: str) -> str | None:
 def base_of_response(headers: Mapping[str, str], request_url: str, default: str) -> str:
     """The base to resolve a response's links against: its ``Content-Base`` if present, else ``default``.
 
-    A relative ``Content-Base`` is resolved against the request URL (standard rules).
+    A relative ``Content-Base`` is resolved against the request URL (standard rules). A ``Content-Base`` outside
+    ``default`` (the repository base; see :func:`escape_reason`) is ignored: it names the repository's base,
+    which the client already knows, and a gateway in front of the repository may not rewrite it.
     """
     content_base = headers.get("content-base")
     if not content_base or not content_base.strip():
         return default
     value = urljoin(request_url, content_base.strip())
-    return value if value.endswith("/") else value + "/"
+    value = value if value.endswith("/") else value + "/"
+    if escape_reason(value, default) is not None:
+        _log.debug("ignoring Content-Base %s: it is not inside the repository base %s", value, default)
+        return default
+    return value
 
 
 def link_href(links: Any, rel: str) -> str | None:
