@@ -54,3 +54,21 @@ def test_the_async_clients_do_not_import_the_sync_facade() -> None:
         for path in modules(folder):
             for name in imports_of(path):
                 assert not name.startswith("target_async.sync"), (path.name, name)
+
+
+_ENGINE_MAY_IMPORT = (
+    "target_async.models",
+    "target_async._exceptions",
+    "target_async._serde",
+    "target_async.decisioning",
+)
+_IO_MODULES = {"httpx", "anyio", "aiohttp", "asyncio", "socket", "ssl", "http", "requests", "subprocess"}
+
+
+@pytest.mark.parametrize("path", modules("decisioning"), ids=lambda p: p.name)
+def test_the_decision_engine_is_pure(path: Path) -> None:
+    # no I/O and no client code: of target_async, only the models, the errors and the converter
+    for name in imports_of(path):
+        if name == "target_async" or name.startswith("target_async."):
+            assert name.startswith(_ENGINE_MAY_IMPORT), name
+        assert name.split(".")[0] not in _IO_MODULES and name != "urllib.request", name
