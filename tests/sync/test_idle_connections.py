@@ -27,7 +27,7 @@ from .conftest import mbox_names, request_for
 from .stub_server import app as stub_app
 
 IDLE = 0.03  # seconds the servers keep an idle connection open
-PAUSE = 0.1  # seconds between calls: every call comes after the server has closed the previous connection
+PAUSE = 0.08  # seconds between calls: every call comes after the server has closed the previous connection
 
 
 class IdleClosingServer:
@@ -128,10 +128,10 @@ def test_callback_calls_after_the_server_closed_the_idle_connection_all_succeed(
     # callback calls run on the shared loop thread, whose loop always runs: it sees each close as it happens
     with _create(http_server) as client:
         failures = _paced(
-            lambda i: client.get_offers({"request": request_for(f"m{i}"), "callback": lambda r: None}).get(10), 6
+            lambda i: client.get_offers({"request": request_for(f"m{i}"), "callback": lambda r: None}).get(10), 4
         )
     assert failures == []
-    assert http_server.received() == 6
+    assert http_server.received() == 4
 
 
 def test_repository_calls_after_the_server_closed_the_idle_connection_all_succeed() -> None:
@@ -146,5 +146,5 @@ def test_repository_calls_after_the_server_closed_the_idle_connection_all_succee
             base_url=f"{url}/data/core/xcore/",
         ) as repo,
     ):
-        failures = _paced(lambda i: repo.list_containers(["dma_offers", "acp"]), 6)
+        failures = _paced(lambda i: repo.list_containers(["dma_offers", "acp"]), 4)
     assert failures == []
