@@ -25,7 +25,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "JsonLogicError", "compile_logic", "variables"]
+__all__ = ["MAX_DEPTH", "JsonLogicError", "compile_logic", "compile_with_variables", "variables"]
 
 #: Deepest nesting of operations a rule may have (Target's conditions nest about six deep).
 MAX_DEPTH = 100
@@ -888,7 +888,10 @@ def compile_logic(rule: Any) -> Callable[[Mapping[str, Any]], Any]:
     Raises :class:`JsonLogicError` for an unknown operator, a non-JSON value or a rule nested deeper than
     :data:`MAX_DEPTH`. The callable itself never raises.
     """
-    compiled = _Compiler().compile(rule, 0, False)
+    return _finish(_Compiler().compile(rule, 0, False))
+
+
+def _finish(compiled: Fn | _Const) -> Callable[[Mapping[str, Any]], Any]:
     if isinstance(compiled, _Const):
         value = compiled.value
         return lambda data: value
@@ -901,6 +904,14 @@ def compile_logic(rule: Any) -> Callable[[Mapping[str, Any]], Any]:
             return None
 
     return evaluate
+
+
+def compile_with_variables(rule: Any) -> tuple[Callable[[Mapping[str, Any]], Any], frozenset[str]]:
+    """:func:`compile_logic` and :func:`variables` in one pass over the rule."""
+    c = _Compiler()
+    compiled = c.compile(rule, 0, False)
+    names = frozenset(c.vars | ({"*"} if c.dynamic else set()))
+    return _finish(compiled), names
 
 
 def variables(rule: Any) -> frozenset[str]:

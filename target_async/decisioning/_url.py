@@ -37,6 +37,8 @@ _EMPTY: Mapping[str, Any] = MappingProxyType(dict.fromkeys(_KEYS, "") | {f"{k}_l
 
 
 def _is_ip(host: str) -> bool:
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # the common case, without the cost of ipaddress's exception
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -48,11 +50,13 @@ def _split_host(host: str) -> tuple[str, str, str]:
     """(subdomain, domain, topLevelDomain) of a lower-case hostname."""
     if not host or _is_ip(host):
         return "", host, ""
-    domain = _PSL.privatesuffix(host)
-    if domain is None:  # a public suffix itself, or a single label
+    tld = _PSL.publicsuffix(host)
+    if not tld or len(tld) >= len(host):  # a public suffix itself, or a single label
         return "", host, ""
-    tld = _PSL.publicsuffix(host) or ""
-    sub = host[: -len(domain) - 1] if len(host) > len(domain) else ""
+    head = host[: -len(tld) - 1]
+    dot = head.rfind(".")
+    domain = f"{head[dot + 1 :]}.{tld}"
+    sub = head[:dot] if dot >= 0 else ""
     if sub == "www":
         sub = ""
     elif sub.startswith("www."):

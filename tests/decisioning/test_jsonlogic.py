@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from target_async.decisioning._jsonlogic import MAX_DEPTH, JsonLogicError, compile_logic, variables
+from target_async.decisioning._jsonlogic import (
+    MAX_DEPTH,
+    JsonLogicError,
+    compile_logic,
+    compile_with_variables,
+    variables,
+)
 
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "on-device"  # the vendored conformance vectors
 
@@ -368,3 +374,13 @@ def test_typical_artifact_condition_costs_a_few_microseconds() -> None:
             fn(data)
         best = min(best, (time.perf_counter() - start) / n)
     assert best < 20e-6, f"{best * 1e6:.2f} µs per evaluation"  # measured ~1 µs; generous for slow CI
+
+
+def test_compile_with_variables_is_both_in_one_pass() -> None:
+    rule = {"and": [{"<=": [0, {"var": "allocation"}]}, {"==": ["chrome", {"var": "user.browserType"}]}]}
+    fn, names = compile_with_variables(rule)
+    assert names == variables(rule) == {"allocation", "user"}
+    assert fn({"allocation": 1, "user": {"browserType": "chrome"}}) is True
+    assert fn({"allocation": 1, "user": {"browserType": "safari"}}) is False
+    with pytest.raises(JsonLogicError):
+        compile_with_variables({"nope": []})
