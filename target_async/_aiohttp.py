@@ -11,13 +11,22 @@ core keeps) and ``exchange``, which the core uses for its own calls: method, URL
 an :class:`~target_async._answer.Answer` out, with no httpx object built on the way. Both map failures the same
 way.
 
-Bodies are read whole (both APIs answer small JSON documents). ``Accept-Encoding: gzip, deflate`` is sent
-unless the request names its own; through ``handle_async_request`` compressed answers are decoded by httpx, as
-with its own transports, and through ``exchange`` by aiohttp.
+Bodies are read whole (both APIs answer small JSON documents), chunk by chunk under a size cap.
+``Accept-Encoding: gzip, deflate`` is sent unless the request names its own; through ``handle_async_request``
+compressed answers are decoded by httpx (or the HTTP core), as with its own transports, and through ``exchange``
+by :class:`~target_async._answer.BodyReader`, which stops inflating at the cap.
+
+aiohttp re-sends a GET, PUT or DELETE once by itself when the connection drops before the answer (RFC 9112
+allows it for idempotent methods); that would double every attempt of the SDK's retry policy, so the session
+here turns it off: the policy of :class:`~target_async._http.HTTPCore` is the only one. A failure that proves
+the request was never sent (no connection) is reported as ``httpx.ConnectError``/``ConnectTimeout``, which the
+core retries even for non-idempotent requests.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from typing import Any
 
@@ -25,7 +34,8 @@ import aiohttp
 import httpx
 import yarl
 
-from ._answer import Answer, lower_headers
+from ._answer import DEFAULT_MAX_RESPONSE_SIZE, MAX_SIZE_EXTENSION, Answer, BodyError, BodyReader, lower_headers
+from ._exceptions import EventLoopError
 
 __all__ = ["AiohttpTransport"]
 
@@ -76,6 +86,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._proxy = str(proxy.url) if proxy is not None else None
         self._proxy_auth = aiohttp.BasicAuth(*proxy.auth) if proxy is not None and proxy.auth else None
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
@@ -84,10 +95,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             keepalive_timeout=self._limits.keepalive_expiry,
             ssl=self._ssl,
         )
-        self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
-        )
-        return self._session
+        session = aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+        # aiohttp's own re-send of idempotent requests on a dropped connection (client.py, "retrying requests"):
+        # off, so that retries=N means N retries (aiohttp's test client turns it off the same way).
+        session._retry_connection = False
+        self._session = session
+        self._loop = asyncio.get_running_loop()
+        return session
 
     def client_timeout(self, connect: float | None, read: float | None, pool: float | None) -> aiohttp.ClientTimeout:
         """aiohttp's timeouts for httpx's: connect covers waiting for a pooled connection plus connecting."""
@@ -102,6 +116,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         spec = request.extensions.get("timeout") or {}
+        limit = request.extensions.get(MAX_SIZE_EXTENSION) or DEFAULT_MAX_RESPONSE_SIZE
         try:
             # httpx decodes the body (auto_decompress=False): it sees the Content-Encoding header
             async with self._request(
@@ -113,7 +128,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 decompress=False,
                 server_hostname=request.extensions.get("sni_hostname"),
             ) as answer:
-                content = await answer.read()
+                content = await _read(answer, None, limit)  # the raw bytes, capped
                 return httpx.Response(
                     answer.status,
                     headers=answer.raw_headers,
@@ -131,20 +146,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         headers: list[tuple[str, str]],
         content: bytes | None,
         timeout: aiohttp.ClientTimeout,
+        max_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> Answer:
         """Send one request and read its answer whole, without building httpx's request and response objects.
 
         The SDK's own calls take this path (a sixth of the CPU of a delivery call goes to those objects).
         ``url`` must be fully percent-encoded (it is sent as given); ``Accept-Encoding`` is added when
-        ``headers`` has none, and the body is decoded here. Failures raise the same httpx errors as
+        ``headers`` has none, and the body is decoded here, at most ``max_size`` bytes of it (else
+        :class:`~target_async._answer.BodyTooLarge`). Failures raise the same httpx errors as
         :meth:`handle_async_request`.
         """
         try:
             async with self._request(
-                method, yarl.URL(url, encoded=True), headers, content, timeout, decompress=True
+                method, yarl.URL(url, encoded=True), headers, content, timeout, decompress=False
             ) as answer:
-                body = await answer.read()
-                return Answer(answer.status, lower_headers(answer.raw_headers), body, url, answer.reason or "")
+                headers_in = lower_headers(answer.raw_headers)
+                body = await _read(answer, headers_in.get("content-encoding"), max_size, headers_in)
+                return Answer(answer.status, headers_in, body, url, answer.reason or "")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _httpx_error(exc, None) from exc
 
@@ -160,6 +178,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         server_hostname: str | None = None,
     ) -> Any:
         session = self._session or self._open()
+        if self._loop is not asyncio.get_running_loop():
+            raise EventLoopError(
+                "this client's connection pool belongs to another event loop (a client may not outlive the "
+                "asyncio.run() that first used it); create the client inside the event loop that uses it"
+            )
         if not any(key.lower() == "accept-encoding" for key, _ in headers):
             headers = [*headers, ("Accept-Encoding", _ACCEPT_ENCODING)]
         return session.request(
@@ -177,5 +200,35 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
-        if session is not None:
+        if session is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - not in asyncio
+            running = None
+        if self._loop is running:
             await session.close()
+        else:
+            # The pool belongs to another (usually closed) loop, whose futures cannot be awaited here: close what
+            # can be closed without waiting and drop the rest.
+            connector = session.connector
+            if connector is not None:
+                with contextlib.suppress(RuntimeError):
+                    connector._close()
+            session._connector = None
+
+
+async def _read(
+    answer: aiohttp.ClientResponse, encoding: str | None, limit: int, headers: dict[str, str] | None = None
+) -> bytes:
+    """The body of ``answer``, decoded from ``encoding`` (None: raw), read chunk by chunk up to ``limit`` bytes."""
+    reader = BodyReader(encoding, limit)
+    try:
+        async for chunk in answer.content.iter_any():
+            reader.feed(chunk)
+        return reader.finish()
+    except BodyError as exc:
+        answer.close()  # the rest of the body stays unread: the connection cannot be reused
+        exc.status = answer.status
+        exc.headers = headers if headers is not None else lower_headers(answer.raw_headers)
+        raise

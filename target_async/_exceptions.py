@@ -8,11 +8,14 @@ Every one of them derives from :class:`TargetError`::
     ├── UsageError (also RuntimeError)         the SDK was used in a way that cannot work
     │   ├── WrongThreadError                   sync facade called on its own event-loop or callback thread
     │   ├── ClientClosedError                  a closed client was used
-    │   └── ClientForkedError                  a client created before os.fork() was used in the child
+    │   ├── ClientForkedError                  a client created before os.fork() was used in the child
+    │   └── EventLoopError                     an async client was used in another event loop than its first
     ├── TransportError                         the request did not produce an HTTP response
     │   ├── RequestTimeoutError (also TimeoutError)
     │   └── ConnectError
-    ├── APIError                               the server answered with an error status
+    ├── APIError                               the server answered with an error status (or an unusable answer)
+    │   ├── RedirectError                3xx   redirects are never followed
+    │   ├── ResponseTooLargeError              the decoded answer exceeds ``max_response_size``
     │   ├── BadRequestError              400
     │   ├── AuthenticationError          401
     │   ├── PermissionDeniedError        403
@@ -46,14 +49,21 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "DeleteRejectedError",
+    "EventLoopError",
+    "InsecureTLSWarning",
     "NotFoundError",
+    "OnDeviceDisabledError",
+    "OnDeviceError",
+    "OnDeviceNotReadyError",
     "OperationExpiredError",
     "PaginationError",
     "PermissionDeniedError",
     "PollingTimeoutError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "TargetError",
     "TransportError",
@@ -102,8 +112,43 @@ class ClientForkedError(UsageError):
     """A client created before ``os.fork()`` was used in the child process."""
 
 
+class EventLoopError(UsageError):
+    """An async client was used in an event loop other than the one it first ran in.
+
+    Its connection pool belongs to that first loop (for example the one of a previous ``asyncio.run()``);
+    create the client inside the loop that uses it (one per ``asyncio.run()``), or use the blocking client.
+    """
+
+
+class InsecureTLSWarning(UserWarning):
+    """A client was created with ``verify=False``: TLS certificates are not checked."""
+
+
+class OnDeviceError(TargetError):
+    """On-device decisioning could not decide a call (see the subclasses)."""
+
+
+class OnDeviceNotReadyError(OnDeviceError, TimeoutError):
+    """No rules artifact was loaded within the wait (``wait_until_ready`` or an on-device call's timeout)."""
+
+
+class OnDeviceDisabledError(OnDeviceError):
+    """The CDN refused the rules artifact (403): on-device decisioning is not enabled for the account."""
+
+
 class TransportError(TargetError):
-    """The request failed before an HTTP response arrived (connection failure or timeout)."""
+    """The request failed before an HTTP response arrived (connection failure or timeout).
+
+    Attributes:
+        request_sent: ``False`` when the request certainly never reached the server (no connection could be
+            made, so repeating it is always safe), ``None`` when it may have been sent.
+    """
+
+    request_sent: bool | None = None
+
+    def __init__(self, *args: object, request_sent: bool | None = None) -> None:
+        super().__init__(*args)
+        self.request_sent = request_sent
 
 
 class RequestTimeoutError(TransportError, TimeoutError):
@@ -194,6 +239,31 @@ class ResponseDecodeError(APIError):
     """
 
 
+class RedirectError(APIError):
+    """A 3xx answer: the SDK never follows redirects (credentials and visitor data stay on the configured host).
+
+    ``location`` is the ``Location`` header, if any. A ``304`` to a conditional read is not an error.
+    """
+
+    @property
+    def location(self) -> str | None:
+        """The ``Location`` the server pointed to (not followed)."""
+        return self.headers.get("location")
+
+
+class ResponseTooLargeError(APIError):
+    """The answer's body, decoded, is larger than the cap (``max_response_size``); reading stopped there.
+
+    The request **was** sent. ``limit`` is the cap in bytes.
+    """
+
+    limit: int
+
+    def __init__(self, status: int, message: str, *, limit: int, **kwargs: Any) -> None:
+        super().__init__(status, message, **kwargs)
+        self.limit = limit
+
+
 class AttributeNotFoundError(TargetError, KeyError):
     """``Attributes.get_value``: the mbox has no attribute of that name."""
 
@@ -263,7 +333,9 @@ def make_status_error(
     headers: Mapping[str, str] | None = None,
 ) -> APIError:
     """Build the :class:`APIError` subclass that matches ``status``."""
-    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIError)
+    cls = _BY_STATUS.get(status) or (
+        ServerError if status >= 500 else RedirectError if 300 <= status < 400 else APIError
+    )
     return cls(
         status,
         _message_of(body, reason or f"HTTP {status}"),

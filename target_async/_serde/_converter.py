@@ -10,13 +10,16 @@ Rules (one place, no per-field decoration):
 * primitives are not coerced: ``"3"`` is not an ``int`` and ``None`` is not a ``str``;
 * an enum value the SDK does not know yet stays a plain ``str`` (strict: rejected).
 
-The JSON codec is orjson when installed (``target-async[fast]``), else the standard library.
+The JSON codec is orjson when installed (``target-async[fast]``), else the standard library. Encoding refuses
+``NaN`` and ``±Infinity`` (JSON has no such numbers; orjson would write ``null``) with a ValidationError naming
+the field, before anything is sent.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import math
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,13 +37,17 @@ try:  # pragma: no cover - exercised by whichever codec is installed
     import orjson
 
     def _dumps(value: Any) -> bytes:
-        return orjson.dumps(value)
+        out = orjson.dumps(value)
+        if b"null" in out:  # orjson writes NaN and infinities as null: look for them only then
+            _check_finite(value)
+        return out
 
     _loads: Callable[[bytes | str], Any] = orjson.loads
     JSON_DECODE_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
 except ImportError:  # pragma: no cover
 
     def _dumps(value: Any) -> bytes:
+        _check_finite(value)
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
     _loads = json.loads
@@ -60,6 +67,29 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+def _non_finite_path(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinite float in ``value``, or None."""
+    if value.__class__ is float or isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _non_finite_path(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _check_finite(value: Any, what: str = "request") -> None:
+    path = _non_finite_path(value, what)
+    if path is not None:
+        raise ValidationError(f"{path} is not a finite number (NaN and infinity cannot be sent in JSON)", field=path)
 
 
 def _strict_str(value: Any, _: Any) -> str:

@@ -19,6 +19,15 @@ from .._http import HTTPCore
 from .._ids import session_id as new_session_id
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import converter, json_dumps, loads
+from .._settings import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    check_header_value,
+    check_max_response_size,
+    check_proxy,
+    check_retries,
+    check_timeout,
+    check_verify,
+)
 from .._version import __version__
 from ..models import DeliveryRequest, DeliveryResponse, ExecuteRequest, MboxRequest
 from ._cookies import (
@@ -82,16 +91,22 @@ class AsyncTargetClient:
         environment_id: the default ``environmentId``.
         version: sent as the ``version`` query parameter.
         decisioning_method: ``"server-side"`` or ``"hybrid"`` (decided server-side); on-device is not offered.
-        retries: a :class:`RetryPolicy` or a number of retries (see the policy for what is retried).
-        verify: TLS verification: ``True`` (system trust, as httpx), ``False``, a CA bundle path or an
+        retries: a :class:`RetryPolicy` or a number of retries >= 0 (see the policy for what is retried).
+        verify: TLS verification: ``True`` (system trust, as httpx), ``False`` (warns
+            :class:`~target_async.InsecureTLSWarning`), the path of an existing CA bundle file or directory, or an
             ``ssl.SSLContext``; the context is built once per client, never per call.
-        proxy: a proxy URL.
+        proxy: an ``http://``, ``https://`` (or, with ``httpx[socks]``, ``socks5://``) proxy URL.
         http2: use HTTP/2 (httpx's transport; install ``target-async[http2]``).
         max_connections: the connection-pool size.
         http_client: an ``httpx.AsyncClient`` to share (e.g. one per FastAPI app); never closed by this client.
         transport: an ``httpx.AsyncBaseTransport`` for the client this one builds (tests: ``MockTransport``).
         events: ``{"client_ready": handler}``; kept for the sync facade, which fires them.
         logger: a ``logging.Logger``; default ``logging.getLogger("target_async")``.
+        max_response_size: the cap of a decoded answer body in bytes (default 16 MiB):
+            :class:`~target_async.ResponseTooLargeError` beyond it.
+
+    Every option is checked here (:class:`ConfigurationError` naming it): no control characters in ``client``
+    and ``organization_id``, a finite ``timeout`` above 0, ``retries`` >= 0, a proxy URL of a supported scheme.
     """
 
     def __init__(
@@ -116,23 +131,22 @@ class AsyncTargetClient:
         transport: httpx.AsyncBaseTransport | None = None,
         events: Mapping[str, Callable[..., Any]] | None = None,
         logger: logging.Logger | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         if not client or not isinstance(client, str):
             raise ConfigurationError("Client is required", field="client")
         if not organization_id or not isinstance(organization_id, str):
             raise ConfigurationError("Organization Id is required", field="organization_id")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise ConfigurationError("timeout must be a positive number of seconds", field="timeout")
+        check_header_value(client, "client")
+        check_header_value(organization_id, "organization_id")
+        timeout = check_timeout(timeout)
         if not isinstance(secure, bool):
             raise ConfigurationError("secure must be a bool", field="secure")
         if environment_id is not None and (isinstance(environment_id, bool) or not isinstance(environment_id, int)):
             raise ConfigurationError("environment_id must be an integer", field="environment_id")
-        if isinstance(retries, bool) or not isinstance(retries, RetryPolicy | int):
-            raise ConfigurationError("retries must be a RetryPolicy or an int", field="retries")
-        if not isinstance(verify, bool | str | ssl.SSLContext):
-            raise ConfigurationError("verify must be a bool, a CA bundle path or an ssl.SSLContext", field="verify")
-        if proxy is not None and not isinstance(proxy, str | httpx.Proxy):
-            raise ConfigurationError("proxy must be a URL string", field="proxy")
+        policy = check_retries(retries)
+        proxy = check_proxy(proxy)
+        max_response_size = check_max_response_size(max_response_size)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ConfigurationError("max_connections must be a positive integer", field="max_connections")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
@@ -141,6 +155,7 @@ class AsyncTargetClient:
             raise ConfigurationError("events must map event names to callables", field="events")
         if logger is not None and not isinstance(logger, logging.Logger | logging.LoggerAdapter):
             raise ConfigurationError("logger must be a logging.Logger", field="logger")
+        verify = check_verify(verify)
         self.client = client
         self.organization_id = organization_id
         self.server_domain = _opt_str(server_domain, "server_domain")
@@ -153,7 +168,6 @@ class AsyncTargetClient:
         self.events: dict[str, Callable[..., Any]] = dict(events or {})
         self.logger = logger or logging.getLogger("target_async")
         self._routing = Routing(target_location_hint)
-        policy = retries if isinstance(retries, RetryPolicy) else RetryPolicy(max_retries=retries)
         self._http = HTTPCore(
             timeout=self.timeout,
             retries=policy,
@@ -165,6 +179,7 @@ class AsyncTargetClient:
             transport=transport,
             headers=_SDK_HEADERS,
             logger=self.logger,
+            max_response_size=max_response_size,
         )
         self._state = _State.UNOPENED
         self._base_query = {"imsOrgId": organization_id}

@@ -15,6 +15,16 @@ from .._http import Answer, HTTPCore, VerifyTypes
 from .._ids import request_id as new_request_id
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import json_dumps
+from .._settings import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    check_header_value,
+    check_max_response_size,
+    check_proxy,
+    check_retries,
+    check_timeout,
+    check_token,
+    check_verify,
+)
 from ._links import escape_reason
 from ._media import MediaTypes
 from ._params import instance_body, links_body, path_segment
@@ -32,7 +42,7 @@ B = TypeVar("B", bound="RepositoryBase")
 def _config_str(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{name} must be a non-empty string", field=name)
-    return value.strip()
+    return check_header_value(value.strip(), name)  # no CR/LF or other control character (header injection)
 
 
 class RepositoryBase:
@@ -47,13 +57,14 @@ class RepositoryBase:
         sandbox_name: str,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 30.0,
-        retries: RetryPolicy = DEFAULT_RETRIES,
+        retries: RetryPolicy | int = DEFAULT_RETRIES,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: VerifyTypes = True,
         proxy: str | httpx.Proxy | None = None,
         logger: logging.Logger | None = None,
         media_type_version: str | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         if not callable(access_token):
             _config_str(access_token, "access_token")
@@ -66,19 +77,23 @@ class RepositoryBase:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {base_url!r}", field="base_url")
         self.base_url = base if base.endswith("/") else base + "/"
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}", field="timeout")
-        if not isinstance(retries, RetryPolicy):
-            raise ConfigurationError("retries must be a RetryPolicy", field="retries")
+        seconds = check_timeout(timeout)
+        policy = check_retries(retries)
+        proxy = check_proxy(proxy)
+        max_response_size = check_max_response_size(max_response_size)
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ConfigurationError("http_client must be an httpx.AsyncClient", field="http_client")
         self._media = MediaTypes(media_type_version)
+        verify = check_verify(verify, stacklevel=4)  # last: warns for verify=False once the options are valid
         self._core = HTTPCore(
-            timeout=float(timeout),
-            retries=retries,
+            timeout=seconds,
+            retries=policy,
             verify=verify,
             proxy=proxy,
             http_client=http_client,
             transport=transport,
             logger=logger,
+            max_response_size=max_response_size,
         )
         self._closed = False
 
@@ -109,10 +124,11 @@ class RepositoryBase:
             value = value()
             if inspect.isawaitable(value):
                 value = await value
-        if not isinstance(value, str) or not value.strip():
-            raise ValidationError("access_token must give a non-empty string", field="access_token")
-        token: str = value.strip()
+        token: str = check_token(value, "access_token").strip()
         return token[7:].strip() if token[:7].lower() == "bearer " else token
+
+    async def _authorization(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self._bearer()}"}
 
     def _instance_url(self, container_id: str, instance_id: str) -> str:
         # each id is checked and encoded as one path segment (``..`` refused, ``/``, ``?``, ``#``, ``%`` encoded)
@@ -144,7 +160,6 @@ class RepositoryBase:
                 f"refusing to send credentials to {url}: {reason} (the repository is {self.base_url})", field="url"
             )
         hdrs = {
-            "Authorization": f"Bearer {await self._bearer()}",
             "x-api-key": self._api_key,
             "x-gw-ims-org-id": self.org_id,
             "x-sandbox-name": self.sandbox_name,
@@ -163,6 +178,7 @@ class RepositoryBase:
             headers=hdrs,
             content=content,
             timeout=request_timeout,
+            credentials=self._authorization,  # the token callable runs inside the call's deadline
         )
 
     @staticmethod

@@ -1,0 +1,110 @@
+"""The errors target_async raises on purpose: the whole :class:`TargetError` tree, in one public module.
+
+``from target_async.errors import NotFoundError`` and ``from target_async import NotFoundError`` name the same
+class. The tree (see each class for details)::
+
+    TargetError
+    ├── ValidationError (also ValueError)        bad request or options; nothing was sent
+    │   └── ConfigurationError                  bad client options (raised by the constructors)
+    ├── UsageError (also RuntimeError)
+    │   ├── WrongThreadError                    blocking call on the client's own loop or callback thread
+    │   ├── ClientClosedError                   a closed client was used
+    │   ├── ClientForkedError                   a client created before os.fork() was used in the child
+    │   └── EventLoopError                      an async client was used in another event loop than its first
+    ├── TransportError                          no HTTP answer (``request_sent`` is False when nothing was sent)
+    │   ├── RequestTimeoutError (also TimeoutError)
+    │   └── ConnectError
+    ├── APIError                                an answer the SDK cannot use: error status, redirect, bad body
+    │   ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
+    │   │   NotFoundError 404 (OperationExpiredError), ConflictError 409, UnsupportedMediaTypeError 415,
+    │   │   UnprocessableEntityError 422, RateLimitError 429, ServerError 5xx
+    │   ├── RedirectError                       a 3xx (redirects are never followed)
+    │   ├── ResponseDecodeError                 the request was sent, but the answer cannot be read
+    │   └── ResponseTooLargeError               the decoded answer is larger than max_response_size
+    ├── AttributeNotFoundError (also KeyError)
+    ├── PaginationError
+    ├── DeleteRejectedError
+    ├── PollingTimeoutError (also TimeoutError)
+    ├── OnDeviceError                           on-device decisioning could not decide a call
+    │   ├── OnDeviceNotReadyError (also TimeoutError)
+    │   └── OnDeviceDisabledError
+    └── AsyncResultTimeout (also TimeoutError)  AsyncResult.get(timeout) of the blocking client ran out
+
+``InsecureTLSWarning`` (a ``UserWarning``) is the warning a client created with ``verify=False`` emits.
+"""
+
+from __future__ import annotations
+
+from ._exceptions import (
+    APIError,
+    AttributeNotFoundError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ClientForkedError,
+    ConfigurationError,
+    ConflictError,
+    ConnectError,
+    DeleteRejectedError,
+    EventLoopError,
+    InsecureTLSWarning,
+    NotFoundError,
+    OnDeviceDisabledError,
+    OnDeviceError,
+    OnDeviceNotReadyError,
+    OperationExpiredError,
+    PaginationError,
+    PermissionDeniedError,
+    PollingTimeoutError,
+    RateLimitError,
+    RedirectError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
+    ServerError,
+    TargetError,
+    TransportError,
+    UnprocessableEntityError,
+    UnsupportedMediaTypeError,
+    UsageError,
+    ValidationError,
+    WrongThreadError,
+)
+from .sync._async_result import AsyncResultTimeout
+
+__all__ = [
+    "APIError",
+    "AsyncResultTimeout",
+    "AttributeNotFoundError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ClientForkedError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "DeleteRejectedError",
+    "EventLoopError",
+    "InsecureTLSWarning",
+    "NotFoundError",
+    "OnDeviceDisabledError",
+    "OnDeviceError",
+    "OnDeviceNotReadyError",
+    "OperationExpiredError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "PollingTimeoutError",
+    "RateLimitError",
+    "RedirectError",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "TargetError",
+    "TransportError",
+    "UnprocessableEntityError",
+    "UnsupportedMediaTypeError",
+    "UsageError",
+    "ValidationError",
+    "WrongThreadError",
+]
