@@ -350,7 +350,14 @@ def _js_substr(source: Any, start: Any = _UNDEF, end: Any = _UNDEF) -> str:
     s = _to_string(source)
     if end is not _UNDEF and _lt(end, 0):
         temp = _substr(s, start, _UNDEF)
-        return _substr(temp, 0, len(temp) + _to_integer(end))
+        # `temp.length + end`: a number adds; a string (or an array, via its string form) concatenates.
+        if isinstance(end, (int, float)) and not isinstance(end, bool):
+            length: Any = len(temp) + end
+        elif isinstance(end, (str, list, tuple)):
+            length = str(len(temp)) + _to_string(end)
+        else:
+            length = len(temp) + _to_number(end)
+        return _substr(temp, 0, length)
     return _substr(s, start, end)
 
 
@@ -529,7 +536,14 @@ def _compare(op: str, args: list[Fn | _Const]) -> Fn:
     fn = _CMP[op]
     if len(args) >= 3:
         fa, fb, fc = (_as_fn(a) for a in args[:3])
-        return lambda data: fn(fa(data), b := fb(data)) and fn(b, fc(data))
+
+        def between(data: Any) -> bool:
+            a, b, c = fa(data), fb(data), fc(data)
+            if c is _UNDEF:  # json-logic-js: `c === undefined ? a < b : ...`
+                return fn(a, b)
+            return fn(a, b) and fn(b, c)
+
+        return between
     a_, b_ = (args + [_Const(_UNDEF)] * 2)[:2]
     return _binary(fn, a_, b_, fast=op)
 
@@ -616,7 +630,7 @@ def _equality(op: str, args: list[Fn | _Const]) -> Fn:
 
 def _and(fns: list[Fn]) -> Fn:
     if not fns:
-        return lambda data: None
+        return lambda data: _UNDEF  # JavaScript: the loop never ran, `current` is undefined
     if len(fns) == 2:
         f1, f2 = fns
 
@@ -642,7 +656,7 @@ def _and(fns: list[Fn]) -> Fn:
 
 def _or(fns: list[Fn]) -> Fn:
     if not fns:
-        return lambda data: None
+        return lambda data: _UNDEF
     tfns = tuple(fns)
 
     def or_(data: Any) -> Any:
@@ -693,7 +707,7 @@ def _scoped(op: str, fns: list[Fn]) -> Fn:
 
         def all_(data: Any) -> bool:
             s = source(data)
-            if not isinstance(s, (list, tuple, str)) or not s:
+            if not isinstance(s, (list, tuple)) or not s:
                 return False
             return all(_truthy(logic(x)) for x in s)
 
@@ -711,7 +725,8 @@ def _scoped(op: str, fns: list[Fn]) -> Fn:
 
 
 def _cat(args: list[Any]) -> str:
-    return "".join(_to_string(a) for a in args)
+    """``Array.prototype.join.call(arguments, "")`` (json-logic-js 2.x): null and undefined print as ""."""
+    return "".join("" if a is None or a is _UNDEF else _to_string(a) for a in args)
 
 
 def _merge(args: list[Any]) -> list[Any]:
@@ -765,7 +780,7 @@ _EAGER: dict[str, Callable[[list[Any]], Any]] = {
     "substr": lambda a: _js_substr(*(a + [_UNDEF, _UNDEF, _UNDEF])[:3]),
     "in": lambda a: _js_in(*(a + [_UNDEF, _UNDEF])[:2]),
     "merge": _merge,
-    "log": lambda a: a[0] if a else None,
+    "log": lambda a: a[0] if a else _UNDEF,
 }
 
 _LAZY = {"and", "or", "if", "?:", "map", "filter", "reduce", "all", "none", "some"}
@@ -899,11 +914,21 @@ def _finish(compiled: Fn | _Const) -> Callable[[Mapping[str, Any]], Any]:
 
     def evaluate(data: Mapping[str, Any]) -> Any:
         try:
-            return fn(data)
+            result = fn(data)
         except Exception:  # JavaScript would throw (a cycle, a pathological value): no decision
             return None
+        if result is _UNDEF:
+            return None
+        if type(result) is list:
+            return _defined(result)
+        return result
 
     return evaluate
+
+
+def _defined(value: list[Any]) -> list[Any]:
+    """``undefined`` items of a result array as ``None`` (``JSON.stringify`` prints them as ``null``)."""
+    return [None if v is _UNDEF else _defined(v) if type(v) is list else v for v in value]
 
 
 def compile_with_variables(rule: Any) -> tuple[Callable[[Mapping[str, Any]], Any], frozenset[str]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -24,13 +25,17 @@ from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
-__all__ = ["CACHE_SIZE", "MAX_CACHED_URL", "unflatten_parameters", "url_context"]
+__all__ = ["CACHE_SIZE", "MAX_CACHED_URL", "MAX_KEY_DEPTH", "unflatten_parameters", "url_context"]
 
+#: A parameter name with more dot-separated parts than this stays flat (keeps the ``mbox`` context shallow
+#: enough for anything that walks it recursively: traces, JSON encoding).
+MAX_KEY_DEPTH = 32
 #: Distinct URLs remembered.
 CACHE_SIZE = 1024
 #: Longer URLs are parsed on every call rather than cached (bounds the cache's memory to ~CACHE_SIZE × 4 × this).
 MAX_CACHED_URL = 2048
 
+_SCHEMELESS = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d*)?(?:[/?#]|\Z)")
 _KEYS = ("url", "path", "query", "fragment", "subdomain", "domain", "topLevelDomain")
 _PSL = PublicSuffixList(accept_unknown=True)  # the bundled list; only_icann=False keeps private suffixes
 _EMPTY: Mapping[str, Any] = MappingProxyType(dict.fromkeys(_KEYS, "") | {f"{k}_lc": "" for k in _KEYS})
@@ -68,7 +73,7 @@ def _parse(url: str) -> Mapping[str, Any]:
     text = url.strip()
     try:
         parts = urlsplit(text)
-        if not parts.netloc and not parts.scheme and text and not text.startswith("/"):
+        if not parts.netloc and _SCHEMELESS.match(text):
             parts = urlsplit("http://" + text)  # "example.com/x": a host without a scheme
         host = (parts.hostname or "").rstrip(".")
         path = parts.path
@@ -98,8 +103,8 @@ def url_context(url: str | None) -> Mapping[str, Any]:
 
 
 def _flat_key(key: str) -> bool:
-    """Keys that stay as they are: no dot, ``..``, or a leading/trailing dot."""
-    return "." not in key or ".." in key or key.startswith(".") or key.endswith(".")
+    """Keys that stay as they are: no dot, ``..``, a leading/trailing dot, or more than MAX_KEY_DEPTH parts."""
+    return "." not in key or ".." in key or key.startswith(".") or key.endswith(".") or key.count(".") >= MAX_KEY_DEPTH
 
 
 def _with_lc(value: Any, depth: int = 0) -> Any:
@@ -119,9 +124,10 @@ def unflatten_parameters(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``mbox`` context of mbox/view/pageLoad ``parameters``: unflattened on dots, with ``*_lc`` copies.
 
     ``{"a.b": "X"}`` gives ``{"a": {"b": "X", "b_lc": "x"}}``. Keys with ``..`` or a leading/trailing dot stay
-    flat. Clashes are settled the same way whatever the order of the keys: shorter paths are placed first and a
-    key whose path runs into a value that is not an object made here stays flat under its full name
-    (``{"a": 1, "a.b": 2}`` keeps both, as ``{"a": 1, "a.b": 2}``). A string value gets ``<key>_lc``, its lower
+    flat, and so does a key of more than :data:`MAX_KEY_DEPTH` parts. Clashes are settled the same way whatever
+    the order of the keys: shorter paths are placed first and a key whose path runs into a value that is not an
+    object made here stays flat under its full name (``{"a": 1, "a.b": 2}`` keeps both, as
+    ``{"a": 1, "a.b": 2}``). A string value gets ``<key>_lc``, its lower
     case, at its level (nested mappings too), unless the caller sent that key. The caller's mapping is not
     changed.
     """
@@ -154,10 +160,9 @@ def unflatten_parameters(params: Mapping[str, Any] | None) -> dict[str, Any]:
         else:
             node[parts[-1]] = _with_lc(value)
 
-    def finish(obj: dict[Any, Any]) -> dict[Any, Any]:
-        for v in obj.values():
-            if isinstance(v, dict) and id(v) in made:
-                finish(v)
-        return _add_lc(obj)
-
-    return finish(out)
+    stack = [out]  # add the *_lc copies level by level (iteratively: a key may have thousands of dots)
+    while stack:
+        obj = stack.pop()
+        stack.extend(v for v in obj.values() if isinstance(v, dict) and id(v) in made)
+        _add_lc(obj)
+    return out

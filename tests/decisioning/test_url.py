@@ -200,3 +200,23 @@ def test_caller_lc_key_is_kept_and_input_not_changed() -> None:
 def test_empty_parameters() -> None:
     assert unflatten_parameters(None) == {}
     assert unflatten_parameters({}) == {}
+
+
+def test_hostile_parameters_and_urls() -> None:
+    deep_key = ".".join(["k"] * 20_000)
+    got = unflatten_parameters({deep_key: "V", "a.b": "C"})
+    assert got[deep_key] == "V"  # too many parts: stays flat, the context stays shallow
+    assert got["a"] == {"b": "C", "b_lc": "c"}
+    limit = ".".join(["k"] * _url.MAX_KEY_DEPTH)
+    node = unflatten_parameters({limit: "v"})
+    for _ in range(_url.MAX_KEY_DEPTH - 1):
+        node = node["k"]
+    assert node == {"k": "v", "k_lc": "v"}
+    many = unflatten_parameters({f"p{i}.q": str(i) for i in range(20_000)})
+    assert len(many) == 20_000 and many["p7"] == {"q": "7", "q_lc": "7"}
+    huge = "http://" + ".".join(["a"] * 50_000) + ".example.com/" + "x" * 1_000_000
+    assert url_context(huge)["domain"] == "example.com"
+    assert url_context("http://exa mple.com:notaport/x")["path"] == "/x"
+    assert url_context("\x00\ud800://")["domain"] == ""
+    assert url_context("localhost:8080/x")["domain"] == ""  # no dot: not read as a host
+    assert url_context("shop.example.com:8080/x")["domain"] == "example.com"
