@@ -208,7 +208,7 @@ class Artifact:
             raise ArtifactError(f"the artifact's rules.{kind} is not an object")
         out: dict[str, RuleSet] = {}
         for name, raw_rules in section.items():
-            where = f"{kind[:-1]} {name!r}"
+            where = f"{'mbox' if kind == 'mboxes' else 'view'} {name!r}"
             if not isinstance(raw_rules, list):
                 raise ArtifactError(f"the rules of {where} are not a list")
             out[name] = RuleSet(tuple(self._rule(r, where, kind == "views") for r in raw_rules))
@@ -273,6 +273,7 @@ def _deobfuscate(data: bytes, organization_id: str | None) -> bytes:
         raise ArtifactError("the rules.bin header is not ASCII text") from None
     head, key = header[: BIN_HEADER_SIZE - BIN_KEY_SIZE], header[BIN_HEADER_SIZE - BIN_KEY_SIZE :]
     prefix, sep, version = head.partition(":")
+    version = version.strip(" \x00")
     if not sep or not prefix:
         raise ArtifactError(f"the rules.bin header {head!r} is not '<prefix>:<version>'")
     try:
@@ -303,8 +304,12 @@ def _xor(body: bytes, secret: bytes) -> bytes:
 def obfuscate_artifact(
     payload: bytes, *, organization_id: str, key: str = "0" * BIN_KEY_SIZE, prefix: str = "TGT", version: int = 1
 ) -> bytes:
-    """The ``rules.bin`` form of a JSON artifact (what the CDN serves; for tests and tools)."""
-    head = f"{prefix}:{version}"
+    """The ``rules.bin`` form of a JSON artifact (what the CDN serves; for tests and tools).
+
+    The header is ``"<prefix>:<version>"`` (the version zero-padded to 8 characters) and the 32-character key.
+    """
+    width = BIN_HEADER_SIZE - BIN_KEY_SIZE - len(prefix) - 1
+    head = f"{prefix}:{version:0{max(width, 1)}d}"
     if len(head) + len(key) != BIN_HEADER_SIZE or len(key) != BIN_KEY_SIZE:
         raise ValueError(f"the header must be {BIN_HEADER_SIZE - BIN_KEY_SIZE} characters and the key {BIN_KEY_SIZE}")
     return (head + key).encode("ascii") + _xor(payload, (organization_id + key).encode())
