@@ -156,7 +156,7 @@ def _from_brands(brands: str) -> tuple[str, int, bool] | None:
 def _context(user_agent: str, brands: str | None, platform: str | None) -> Mapping[str, Any]:
     browser, version, os_family = "unknown", -1, None
     if user_agent:
-        result = _get_resolver()(user_agent[:MAX_USER_AGENT], _DOMAINS)
+        result = _get_resolver()(user_agent, _DOMAINS)
         if result.user_agent is not None:
             browser, version = _browser_name(result.user_agent.family), _major(result.user_agent.major)
         if result.os is not None:
@@ -188,7 +188,7 @@ def user_context(user_agent: str | None, client_hints: Mapping[str, Any] | None 
     ``client_hints`` takes the wire keys of ``context.clientHints`` (``browserUAWithMajorVersion``,
     ``platform`` …; the snake_case attribute names work too).
     """
-    ua = user_agent if isinstance(user_agent, str) else ""
+    ua = user_agent[:MAX_USER_AGENT] if isinstance(user_agent, str) else ""  # the cache key stays small
     brands = platform = None
     if client_hints:
         brands = _hint(client_hints, "browserUAWithMajorVersion", "browser_ua_with_major_version")

@@ -137,6 +137,25 @@ def test_hostile_user_agents_and_hints() -> None:
     huge = "Mozilla/5.0 " + "(" * 200_000 + "Firefox/99.0"
     ctx = user_context(huge)
     assert ctx["browserType"] in {"unknown", "firefox"}
+
+
+def test_cache_keys_are_cut_to_a_bounded_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, str | None, str | None]] = []
+    real = _useragent._context
+
+    def spy(user_agent: str, brands: str | None, platform: str | None) -> Any:
+        seen.append((user_agent, brands, platform))
+        return real(user_agent, brands, platform)
+
+    monkeypatch.setattr(_useragent, "_context", spy)
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    ctx = user_context(
+        firefox + " " * 1_000_000, {"browserUAWithMajorVersion": "x" * 1_000_000, "platform": "p" * 10**6}
+    )
+    assert ctx["browserType"] == "firefox"
+    ((ua, brands, platform),) = seen
+    assert len(ua) == len(brands or "") == _useragent.MAX_USER_AGENT  # what the LRU keeps as its key
+    assert platform is not None and len(platform) <= 100
     assert user_context(CHROME_MAC, {"browserUAWithMajorVersion": 5, "platform": None})["platform"] == "mac"
     assert user_context(CHROME_MAC, {"browserUAWithMajorVersion": '"Google Chrome";v="x"'})["browserVersion"] == -1
     assert user_context(123)["browserType"] == "unknown"  # type: ignore[arg-type]
