@@ -7,6 +7,7 @@ import copy
 import enum
 import logging
 import ssl
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -30,6 +31,7 @@ from .._settings import (
 )
 from .._version import __version__
 from ..models import DeliveryRequest, DeliveryResponse, ExecuteRequest, MboxRequest
+from ._artifacts import ArtifactStatus
 from ._cookies import (
     DEVICE_ID_COOKIE,
     SESSION_ID_COOKIE,
@@ -37,6 +39,8 @@ from ._cookies import (
     location_hint_cookie,
     parse_target_cookie,
 )
+from ._local import OnDevice, OnDeviceSettings
+from ._notifier import PendingNotification
 from ._options import (
     CALL_OPTION_KEYS,
     DeliveryOptions,
@@ -132,6 +136,14 @@ class AsyncTargetClient:
         events: Mapping[str, Callable[..., Any]] | None = None,
         logger: logging.Logger | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        artifact_location: str | None = None,
+        artifact_payload: Mapping[str, Any] | str | bytes | None = None,
+        artifact_format: str | None = None,
+        polling_interval: float | None = None,
+        environment: str | None = None,
+        cdn_environment: str | None = None,
+        cdn_base_path: str | None = None,
+        telemetry_enabled: bool = True,
     ) -> None:
         if not client or not isinstance(client, str):
             raise ConfigurationError("Client is required", field="client")
@@ -181,6 +193,29 @@ class AsyncTargetClient:
             logger=self.logger,
             max_response_size=max_response_size,
         )
+        on_device = OnDeviceSettings.build(
+            client=client,
+            property_token=self.property_token,
+            artifact_location=artifact_location,
+            artifact_payload=artifact_payload,
+            artifact_format=artifact_format,
+            polling_interval=polling_interval,
+            environment=environment,
+            cdn_environment=cdn_environment,
+            cdn_base_path=cdn_base_path,
+            telemetry_enabled=telemetry_enabled,
+        )
+        self._local = OnDevice(
+            on_device,
+            http=self._http,
+            client=client,
+            organization_id=organization_id,
+            property_token=self.property_token,
+            emit=self._emit,
+            send=self._send_pending,
+            logger=self.logger,
+        )
+        self._is_twin = False
         self._state = _State.UNOPENED
         self._base_query = {"imsOrgId": organization_id}
         if self.version is not None:
@@ -190,6 +225,31 @@ class AsyncTargetClient:
     def from_options(cls, options: Mapping[str, Any]) -> AsyncTargetClient:
         """Build a client from the documented ``TargetClient.create`` dict (``timeout`` in milliseconds)."""
         return cls(**create_options_to_kwargs(options))
+
+    @property
+    def artifact_status(self) -> ArtifactStatus:
+        """What is loaded for on-device decisioning (for a health check): ready, version, ETag, rule counts,
+        when it was fetched, the last error."""
+        return self._local.artifacts.status
+
+    async def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Start the artifact download (if not started) and wait until an artifact is loaded.
+
+        Raises:
+            OnDeviceNotReadyError: no artifact within ``timeout`` seconds (``None``: wait as long as it takes).
+            OnDeviceDisabledError: the CDN answered 403 (on-device decisioning is off for the account).
+        """
+        self._check_open()
+        await self._local.artifacts.wait_ready(timeout)
+
+    async def refresh_artifact(self) -> bool:
+        """Poll the artifact now (``If-None-Match``); True when a new one was loaded (it is then in use).
+
+        Polling runs on its own every ``polling_interval`` seconds; this is for tests, demos and admin hooks.
+        A failure keeps the current artifact (see :attr:`artifact_status`).
+        """
+        self._check_open()
+        return await self._local.artifacts.refresh()
 
     @property
     def target_location_hint(self) -> str | None:
@@ -202,15 +262,24 @@ class AsyncTargetClient:
         if self._state is _State.CLOSED:
             raise ClientClosedError("Cannot reopen a client instance once it has been closed")
         self._state = _State.OPENED
+        if self.decisioning_method != "server-side":
+            self._local.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release the connection pool (a shared ``http_client`` stays open). Idempotent."""
-        self._state = _State.CLOSED
-        await self._http.aclose()
+        """Send pending on-device notifications, stop artifact polling, release the connection pool (a shared
+        ``http_client`` stays open). Idempotent."""
+        if self._state is _State.CLOSED:
+            return
+        try:
+            if not self._is_twin:
+                await self._local.aclose()
+        finally:
+            self._state = _State.CLOSED
+            await self._http.aclose()
 
     def _twin(self) -> AsyncTargetClient:
         """This client for another event loop: the same settings and edge routing, a connection pool of its own.
@@ -221,13 +290,17 @@ class AsyncTargetClient:
         twin = copy.copy(self)
         twin._http = self._http.twin()
         twin._state = _State.UNOPENED
+        twin._is_twin = True  # the on-device part (artifact, engine, notifications) stays the original's
         twin.events = {}
         return twin
 
     def _check_open(self) -> None:
         if self._state is _State.CLOSED:
             raise ClientClosedError("this AsyncTargetClient is closed")
-        self._state = _State.OPENED
+        if self._state is _State.UNOPENED:
+            self._state = _State.OPENED
+            if self.decisioning_method != "server-side":
+                self._local.start()
 
     # -- public calls ----------------------------------------------------------------------------------------
 
@@ -408,6 +481,7 @@ class AsyncTargetClient:
         method = options.get("decisioning_method")
         if method is not None and not notifications:
             check_decisioning_method(method, "decisioning_method")
+        method = method or self.decisioning_method
         validate_request(request, notifications_required=notifications)
         target_cookie = _opt_str(options.get("target_cookie"), "target_cookie")
         hint = _opt_str(options.get("target_location_hint"), "target_location_hint")
@@ -428,6 +502,12 @@ class AsyncTargetClient:
             consumer_id=consumer_id,
         )
         request_cluster, visitor_chose = self._routing.call_cluster(device_id, hint)
+        if not notifications and method != "server-side":
+            engine = await self._local.engine_for(request, method, self.timeout)
+            if engine is not None:
+                return await self._decide_locally(engine, request, session_id, request_cluster, visitor)
+        if request.telemetry is None:
+            request.telemetry = self._local.notifier.take_telemetry()  # on-device telemetry rides along
         if request_cluster:
             host = edge_host(request_cluster)
         else:
@@ -458,6 +538,48 @@ class AsyncTargetClient:
             meta=DecisioningMeta("server-side"),
             visitor_state=state,
         )
+
+    async def _decide_locally(
+        self, engine: Any, request: DeliveryRequest, session_id: str, cluster: str | None, visitor: Any
+    ) -> TargetDeliveryResponse:
+        deadline = time.monotonic() + self.timeout
+        decision = await self._local.decide(
+            engine, request, http=self._http, session_id=session_id, cluster=cluster, deadline=deadline
+        )
+        prepared: DeliveryRequest = decision.request
+        answered = decision.response
+        tnt_id = (answered.id.tnt_id if answered.id is not None else None) or (
+            prepared.id.tnt_id if prepared.id is not None else None
+        )
+        state = None
+        if visitor is not None and callable(getattr(visitor, "get_state", None)):
+            state = visitor.get_state()
+        return TargetDeliveryResponse.build(
+            answered,
+            prepared,
+            target_cookie=build_target_cookie(session_id, tnt_id),
+            location_hint_cookie=location_hint_cookie(cluster) if cluster else None,
+            meta=DecisioningMeta("on-device", list(decision.remote_mboxes), list(decision.remote_views)),
+            visitor_state=state,
+        )
+
+    async def _send_pending(self, item: PendingNotification) -> None:
+        """Send one queued on-device notification request (the notifier's sender)."""
+        await self._deliver(
+            {"request": item.request, "session_id": item.session_id, "target_location_hint": item.target_location_hint},
+            notifications=True,
+            copied=True,
+        )
+
+    def _emit(self, name: str, payload: Mapping[str, Any]) -> None:
+        """Fire the ``name`` event's handler (never raises into the SDK)."""
+        handler = self.events.get(name)
+        if handler is None:
+            return
+        try:
+            handler({"type": name, **payload})
+        except Exception:
+            self.logger.exception("target_async: the %s handler failed", name)
 
     def __repr__(self) -> str:
         return f"<AsyncTargetClient client={self.client!r} organization_id={self.organization_id!r}>"

@@ -13,6 +13,7 @@ __all__ = [
     "CREATE_OPTION_KEYS",
     "DECISIONING_METHODS",
     "INERT_CREATE_OPTIONS",
+    "ON_DEVICE_OPTIONS",
     "check_decisioning_method",
     "create_options_to_kwargs",
     "is_options_mapping",
@@ -20,19 +21,22 @@ __all__ = [
 
 DECISIONING_METHODS = ("hybrid", "on-device", "server-side")
 
-# Documented TargetClient.create options that only drive on-device decisioning; accepted, no effect here.
-INERT_CREATE_OPTIONS = frozenset(
+# The on-device options (API.md §2b), keywords of AsyncTargetClient and keys of the create dict.
+ON_DEVICE_OPTIONS = frozenset(
     {
         "polling_interval",
-        "maximum_wait_ready",
         "artifact_location",
         "artifact_payload",
+        "artifact_format",
         "environment",
         "cdn_environment",
         "cdn_base_path",
         "telemetry_enabled",
     }
 )
+# Documented TargetClient.create options accepted with no effect: the facade never blocks create() waiting for
+# the artifact (use wait_until_ready() or the client_ready event).
+INERT_CREATE_OPTIONS = frozenset({"maximum_wait_ready"})
 
 CREATE_OPTION_KEYS = frozenset(
     {
@@ -55,6 +59,7 @@ CREATE_OPTION_KEYS = frozenset(
         "max_connections",
         "retries",
     }
+    | ON_DEVICE_OPTIONS
     | INERT_CREATE_OPTIONS
 )
 
@@ -69,7 +74,7 @@ class DeliveryOptions(TypedDict, total=False):
         customer_ids: customer ids (``CustomerId`` models, wire dicts, or ``{code: {"id", "authState"}}``),
             sent before the request's own ``id.customerIds``.
         session_id: the session id when the cookie carries none.
-        decisioning_method: ``"server-side"`` or ``"hybrid"`` for this call.
+        decisioning_method: ``"server-side"``, ``"on-device"`` or ``"hybrid"`` for this call.
         visitor: a Visitor-like object (``get_visitor_values()``, ``get_state()``,
             ``get_supplemental_data_id(consumer_id)``).
     """
@@ -110,16 +115,10 @@ def is_options_mapping(value: object) -> bool:
 
 
 def check_decisioning_method(value: object, field: str) -> str:
-    """Validate a decisioning method; on-device decisioning is not available in this SDK."""
+    """Validate a decisioning method (``"server-side"``, ``"on-device"`` or ``"hybrid"``)."""
     if value not in DECISIONING_METHODS:
         raise ConfigurationError(
             "Invalid Decisioning Method.  Must be set to one of: " + ",".join(DECISIONING_METHODS),
-            field=field,
-        )
-    if value == "on-device":
-        raise ConfigurationError(
-            "on-device decisioning is not supported by target-async; use 'server-side' or 'hybrid' "
-            "(hybrid calls are decided server-side)",
             field=field,
         )
     return str(value)

@@ -214,7 +214,7 @@ def finish_request(
     hint, blob = visitor_values.get("MCAAMLH"), visitor_values.get("MCAAMB")
     if cloud.audience_manager is None and (hint or blob):
         cloud.audience_manager = AudienceManager(
-            location_hint=int(hint) if isinstance(hint, str) and hint.isdigit() else hint, blob=blob
+            location_hint=int(hint) if isinstance(hint, str) and hint.isascii() and hint.isdigit() else hint, blob=blob
         )
     request.experience_cloud = cloud
 

@@ -86,7 +86,7 @@ def validate_patch(patch: object) -> list[dict[str, Any]]:
 def _index(token: str, length: int, *, allow_end: bool, where: str) -> int:
     if allow_end and token == "-":
         return length
-    if not token.isdigit() or (len(token) > 1 and token[0] == "0"):
+    if not (token.isascii() and token.isdigit()) or (len(token) > 1 and token[0] == "0"):
         raise PatchApplyError(f"{where}: {token!r} is not an array index")
     i = int(token)
     if i > length or (i == length and not allow_end):

@@ -97,7 +97,7 @@ def canon(value: Any) -> Canon:
 
 def _date_or_ms(text: str) -> float | None:
     stripped = text.strip()
-    if stripped.lstrip("-").isdigit():
+    if stripped.isascii() and stripped.lstrip("-").isdigit():
         return float(stripped)
     return parse_datetime_ms(stripped)
 
@@ -230,7 +230,7 @@ class Filter:
             a, b = int(stored), int(parsed)
         elif isinstance(stored, (int, float)):
             try:
-                b = int(raw) if raw.strip().lstrip("-").isdigit() else float(raw)
+                b = int(raw) if raw.isascii() and raw.strip().lstrip("-").isdigit() else float(raw)
             except ValueError:
                 return op == "!="
             a = stored
@@ -553,7 +553,7 @@ def parse_list_query(
     limit = default_limit
     if raw_limit is not None:
         text = raw_limit.strip()
-        if not text.isdigit() or int(text) < 1:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
             raise ApiError(400, f"limit must be a positive integer (got {raw_limit!r})", prop="limit")
         limit = min(int(text), max_limit)
     raw_start = last("start")

@@ -270,10 +270,10 @@ class TestValidation:
         }
         await self.check(recorder, make_client().send_notifications(request=wire), "request.notifications")
 
-    async def test_on_device_per_call_refused(self, make_client, recorder):
+    async def test_unknown_per_call_method_refused(self, make_client, recorder):
         await self.check(
             recorder,
-            make_client().get_offers(request=execute_request(), decisioning_method="on-device"),
+            make_client().get_offers(request=execute_request(), decisioning_method="in-the-cloud"),
             "decisioning_method",
         )
 
