@@ -93,7 +93,7 @@ def decode_body(response: Answer) -> Any:
         return response.text
 
 
-_EXCERPT = 500
+_EXCERPT = 200  # as the repository's envelopes: the first 200 characters of the body
 _CONDITIONAL = ("if-none-match", "if-modified-since")
 _ACCEPT_ENCODING = "gzip, deflate"  # the encodings BodyReader decodes under the size cap
 

@@ -187,6 +187,9 @@ def test_the_sync_facades_validate_the_same_way() -> None:
         TargetClient.create({"client": "acme", "organization_id": "o@AdobeOrg", "proxy": "not a url"})
     assert exc.value.field == "proxy"
     with pytest.raises(ConfigurationError) as exc:
+        TargetClient.create({"client": "acme", "organization_id": "o@AdobeOrg", "max_response_size": 0})
+    assert exc.value.field == "max_response_size"
+    with pytest.raises(ConfigurationError) as exc:
         RepositoryClient(access_token="t", api_key="k", org_id="o", sandbox_name="prod", timeout=float("inf"))
     assert exc.value.field == "timeout"
 
@@ -313,7 +316,7 @@ def test_decode_answer_maps_an_unreadable_body_to_response_decode_error(body: by
     error = exc.value
     assert error.status == 200 and error.request_id == "rid-1"
     assert "was sent" in str(error)
-    assert error.body == body.decode()[:500]
+    assert error.body == body.decode()[:200]
 
 
 def test_decode_answer_structures_and_reports_a_wrong_shape_as_decode_error() -> None:

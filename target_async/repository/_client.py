@@ -42,13 +42,18 @@ class AsyncRepositoryClient(RepositoryBase):
         sandbox_name: the sandbox (``x-sandbox-name``).
         base_url: the repository base; links starting with ``/`` are resolved against it.
         timeout: the overall deadline of one request in seconds, retries included.
-        retries: the retry policy.
+        retries: the retry policy, or a number of retries (an int >= 0).
         http_client: a caller-owned ``httpx.AsyncClient`` (never closed by this client).
         transport: an httpx transport for the client built here (``httpx.MockTransport`` in tests).
-        verify: TLS verification (as httpx).
-        proxy: a proxy URL.
+        verify: TLS verification (as httpx); ``False`` warns :class:`~target_async.InsecureTLSWarning`, a CA path
+            must exist.
+        proxy: an ``http://`` or ``https://`` proxy URL (``socks5://`` with ``httpx[socks]``).
         logger: the logger (default ``target_async``).
         media_type_version: ``"1"`` adds ``; version=1`` to the media types (later Adobe docs); default off.
+        max_response_size: the cap of a decoded answer body in bytes (default 16 MiB).
+
+    Options are checked at construction (:class:`~target_async.ConfigurationError` naming the option): see
+    :class:`~target_async.AsyncTargetClient` for the shared rules.
 
     Use ``async with`` or call :meth:`aclose`.
     """
