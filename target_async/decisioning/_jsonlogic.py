@@ -19,6 +19,7 @@ units as JavaScript does.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -550,8 +551,6 @@ def _compare(op: str, args: list[Fn | _Const]) -> Fn:
 
 def _binary(fn: Callable[[Any, Any], bool], a: Fn | _Const, b: Fn | _Const, fast: str) -> Fn:
     """A comparison with a fast path for two numbers (the common ``allocation`` test)."""
-    import operator
-
     pyop: Callable[[Any, Any], bool] = {
         "<": operator.lt,
         "<=": operator.le,
