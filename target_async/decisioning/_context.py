@@ -37,18 +37,22 @@ if hasattr(os, "register_at_fork"):  # a forked child must not hand out its pare
     os.register_at_fork(after_in_child=lambda: _rng.seed(random.SystemRandom().getrandbits(64)))
 
 
+def _uuid4_hex() -> str:
+    n = _rng.getrandbits(128)
+    n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+    n = (n & ~(0xF000 << 64)) | (4 << 76)  # version 4
+    return f"{n:032x}"
+
+
 def new_id() -> str:
     """A random version-4 UUID string (request, notification and impression ids)."""
-    n = _rng.getrandbits(128)
-    n = (n & ~(0xC000 << 48)) | (0x8000 << 48)
-    n = (n & ~(0xF000 << 64)) | (4 << 76)
-    h = f"{n:032x}"
+    h = _uuid4_hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_tnt_id(location_hint: str | None) -> str:
-    """A new visitor id: 32 hex digits, plus ``.<hint>_0`` when the edge location hint is known."""
-    value = f"{_rng.getrandbits(128):032x}"
+    """A new visitor id: a version-4 UUID in 32 hex digits (as Target writes tntIds), plus ``.<hint>_0``."""
+    value = _uuid4_hex()
     return f"{value}.{location_hint}_0" if location_hint else value
 
 
