@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -132,7 +133,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 return httpx.Response(
                     answer.status,
                     headers=answer.raw_headers,
-                    content=content,
+                    stream=_Body(content),  # not content=: httpx would inflate it at once, without a cap
                     request=request,
                     extensions={"http_version": b"HTTP/1.1"},
                 )
@@ -216,6 +217,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 with contextlib.suppress(RuntimeError):
                     connector._close()
             session._connector = None
+
+
+class _Body(httpx.AsyncByteStream):
+    """A body read already, handed to httpx as a stream so that it is decoded only by whoever reads it."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._content
 
 
 async def _read(

@@ -93,6 +93,7 @@ def send(request: pytest.FixtureRequest) -> Callable[..., Awaitable[Reply]]:
                     extensions={"timeout": httpx.Timeout(timeout).as_dict()},
                 )
             )
+            await response.aread()  # a streamed response, as httpx transports return
             return Reply(response.status_code, dict(response.headers), response.content)
         finally:
             await transport.aclose()

@@ -416,7 +416,7 @@ def test_the_body_reader_never_inflates_past_its_cap() -> None:
         assert peak < 4 * 1024 * 1024
 
 
-@pytest.mark.parametrize("path", ["aiohttp", "httpx transport", "http_client"])
+@pytest.mark.parametrize("path", ["aiohttp", "aiohttp via httpx", "httpx transport", "http_client"])
 async def test_a_gzip_bomb_is_a_typed_error_and_the_cap_can_be_raised_per_call(serve: Any, path: str) -> None:
     plain = b'{"a":"' + b"x" * (3 * 1024 * 1024) + b'"}'
     body = gzip.compress(plain, 9)
@@ -425,12 +425,14 @@ async def test_a_gzip_bomb_is_a_typed_error_and_the_cap_can_be_raised_per_call(s
     kwargs: dict[str, Any] = {"http_client": shared} if shared else {}
     if path == "httpx transport":
         kwargs["transport"] = httpx.AsyncHTTPTransport()
+    # a URL with a query plus params goes through the httpx request model (and AiohttpTransport's httpx entry)
+    url, params = (f"http://{host}/x?a=1", {"b": "2"}) if path == "aiohttp via httpx" else (f"http://{host}/x", None)
     core = HTTPCore(timeout=5.0, retries=RetryPolicy(max_retries=0), max_response_size=1024 * 1024, **kwargs)
     try:
         with pytest.raises(ResponseTooLargeError) as exc:
-            await core.send("GET", f"http://{host}/x", idempotent=True)
+            await core.send("GET", url, params=params, idempotent=True)
         assert exc.value.limit == 1024 * 1024 and exc.value.status == 200
-        answer = await core.send("GET", f"http://{host}/x", idempotent=True, max_response_size=4 * 1024 * 1024)
+        answer = await core.send("GET", url, params=params, idempotent=True, max_response_size=4 * 1024 * 1024)
         assert answer.content == plain
     finally:
         await core.aclose()
