@@ -94,7 +94,8 @@ class AsyncTargetClient:
         property_token: the default ``property.token`` (at.js property).
         environment_id: the default ``environmentId``.
         version: sent as the ``version`` query parameter.
-        decisioning_method: ``"server-side"`` or ``"hybrid"`` (decided server-side); on-device is not offered.
+        decisioning_method: ``"server-side"`` (the Delivery API), ``"on-device"`` (decided from the rules
+            artifact) or ``"hybrid"`` (locally when the artifact can decide the whole request, else the API).
         retries: a :class:`RetryPolicy` or a number of retries >= 0 (see the policy for what is retried).
         verify: TLS verification: ``True`` (system trust, as httpx), ``False`` (warns
             :class:`~target_async.InsecureTLSWarning`), the path of an existing CA bundle file or directory, or an
@@ -104,10 +105,23 @@ class AsyncTargetClient:
         max_connections: the connection-pool size.
         http_client: an ``httpx.AsyncClient`` to share (e.g. one per FastAPI app); never closed by this client.
         transport: an ``httpx.AsyncBaseTransport`` for the client this one builds (tests: ``MockTransport``).
-        events: ``{"client_ready": handler}``; kept for the sync facade, which fires them.
+        events: ``{name: handler}``, each handler called with the event dict ``{"type": name, ...}`` from the
+            client's loop: ``client_ready`` (on-device/hybrid: the first artifact is loaded; server-side: first
+            use), ``artifact_download_succeeded``, ``artifact_download_failed``, ``geo_location_updated``,
+            ``send_notification_error``. A handler that raises is logged.
         logger: a ``logging.Logger``; default ``logging.getLogger("target_async")``.
         max_response_size: the cap of a decoded answer body in bytes (default 16 MiB):
             :class:`~target_async.ResponseTooLargeError` beyond it.
+        artifact_location: on-device: the rules artifact URL (default: Adobe's CDN for ``client``,
+            ``environment`` and ``property_token``).
+        artifact_payload: on-device: an artifact (dict, JSON text or bytes, or ``rules.bin`` bytes) used instead
+            of the first download.
+        artifact_format: ``"json"`` or ``"bin"`` (the obfuscated ``rules.bin``); default from the URL.
+        polling_interval: seconds between artifact polls (default 300, minimum 300, ``0`` = never).
+        environment: the artifact's environment (default ``"production"``).
+        cdn_environment: ``"production"``, ``"staging"`` or ``"development"`` (the latter two: the staging CDN).
+        cdn_base_path: a CDN host (``host[:port]``) instead of Adobe's.
+        telemetry_enabled: send on-device telemetry with notifications and later calls (default True).
 
     Every option is checked here (:class:`ConfigurationError` naming it): no control characters in ``client``
     and ``organization_id``, a finite ``timeout`` above 0, ``retries`` >= 0, a proxy URL of a supported scheme.
@@ -216,6 +230,7 @@ class AsyncTargetClient:
             logger=self.logger,
         )
         self._is_twin = False
+        self._ready_sent = False
         self._state = _State.UNOPENED
         self._base_query = {"imsOrgId": organization_id}
         if self.version is not None:
@@ -261,9 +276,9 @@ class AsyncTargetClient:
     async def __aenter__(self) -> AsyncTargetClient:
         if self._state is _State.CLOSED:
             raise ClientClosedError("Cannot reopen a client instance once it has been closed")
-        self._state = _State.OPENED
-        if self.decisioning_method != "server-side":
-            self._local.start()
+        if self._state is _State.UNOPENED:
+            self._state = _State.OPENED
+            self._opened()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -299,8 +314,18 @@ class AsyncTargetClient:
             raise ClientClosedError("this AsyncTargetClient is closed")
         if self._state is _State.UNOPENED:
             self._state = _State.OPENED
-            if self.decisioning_method != "server-side":
-                self._local.start()
+            self._opened()
+
+    def _opened(self) -> None:
+        """First use: start on-device decisioning, or (server-side) fire ``client_ready`` once the caller's
+        current step is done."""
+        if self.decisioning_method != "server-side":
+            self._local.start()
+        elif "client_ready" in self.events and not self._is_twin:
+            try:
+                asyncio.get_running_loop().call_soon(self._emit, "client_ready", {})
+            except RuntimeError:  # another async library
+                self._emit("client_ready", {})
 
     # -- public calls ----------------------------------------------------------------------------------------
 
@@ -573,6 +598,10 @@ class AsyncTargetClient:
 
     def _emit(self, name: str, payload: Mapping[str, Any]) -> None:
         """Fire the ``name`` event's handler (never raises into the SDK)."""
+        if name == "client_ready":
+            if self._ready_sent:
+                return  # once per client
+            self._ready_sent = True
         handler = self.events.get(name)
         if handler is None:
             return

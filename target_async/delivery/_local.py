@@ -9,6 +9,7 @@ notifications and telemetry to be sent in the background.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -125,7 +126,12 @@ class OnDevice:
         self.notifier = Notifier(send, emit, logger, telemetry=settings.telemetry_enabled)
 
     def start(self) -> None:
+        """Start the artifact download and polling, and bind the notifications to this loop (asyncio)."""
         self.artifacts.start()
+        try:
+            self.notifier.bind(asyncio.get_running_loop())
+        except RuntimeError:
+            pass
 
     async def engine_for(self, request: DeliveryRequest, method: str, timeout: float) -> Any:
         """The engine to decide ``request`` with, or None when it goes to the Delivery API (hybrid only)."""

@@ -76,6 +76,13 @@ class Notifier:
             self._telemetry.clear()
         return Telemetry(entries=entries) if entries else None
 
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Send from ``loop`` (the client's own loop; not the loop of a caller's thread that only runs during its
+        calls), unless a live loop is already bound."""
+        home = self._loop
+        if home is None or home.is_closed() or not home.is_running():
+            self._loop = loop
+
     def put(self, item: PendingNotification, telemetry: TelemetryEntry | None = None) -> bool:
         """Queue a call's notification request (when it has notifications) and its telemetry entry, and make
         sure a flush runs on the notifier's loop (thread-safe).

@@ -14,6 +14,7 @@ from typing import Any, TypedDict, TypeVar, overload
 
 from .._exceptions import ConfigurationError, UsageError, ValidationError
 from ..delivery import AsyncTargetClient, Attributes, TargetDeliveryResponse
+from ..delivery._artifacts import ArtifactStatus
 from ..delivery._options import DeliveryOptions
 from ..models import DeliveryRequest
 from ._async_result import AsyncResult
@@ -92,12 +93,17 @@ class TargetClient(BridgedClient):
             options: ``client`` and ``organization_id`` (required), ``timeout`` (milliseconds, default 3000),
                 ``server_domain``, ``secure``, ``target_location_hint``, ``property_token``,
                 ``environment_id``, ``version``, ``decisioning_method``, ``logger``, ``events``, the
-                on-device options (accepted, without effect), and the network options ``verify``, ``proxy``,
-                ``http2``, ``max_connections``, ``retries``.
+                on-device options (``artifact_location``, ``artifact_payload``, ``artifact_format``,
+                ``polling_interval`` in seconds, ``environment``, ``cdn_environment``, ``cdn_base_path``,
+                ``telemetry_enabled``), and the network options ``verify``, ``proxy``, ``http2``,
+                ``max_connections``, ``retries``.
 
         ``events={"client_ready": handler}``: the handler runs on the callback thread shortly after
         ``create`` has returned (and the caller has stored the client), with ``{"type": "client_ready"}``,
-        or with no argument when it takes none.
+        or with no argument when it takes none; on-device and hybrid, once the first rules artifact is loaded.
+        Every other event handler (``artifact_download_succeeded``, ``artifact_download_failed``,
+        ``geo_location_updated``, ``send_notification_error``) also runs on the callback thread with the event
+        dict. On-device and hybrid, ``create`` starts the artifact download in the background.
 
         Raises:
             ConfigurationError: an option is missing or invalid ("Options are required", "Client is
@@ -107,8 +113,9 @@ class TargetClient(BridgedClient):
             raise ConfigurationError("Options are required", field="options")
         caller = sys._getframe(1) if hasattr(sys, "_getframe") else None
         bridge = Bridge("TargetClient", "AsyncTargetClient")
+        events = _EventRelay(options, bridge.dispatcher)
         try:
-            aclient = bridge.call_sync(lambda: AsyncTargetClient.from_options(options))
+            aclient = bridge.call_sync(lambda: AsyncTargetClient.from_options(events.options))
         except BaseException:
             bridge.close()
             raise
@@ -119,10 +126,28 @@ class TargetClient(BridgedClient):
         self._bridge = bridge
         self._aclient = aclient
         self._lanes = lanes
-        handler = aclient.events.get(_CLIENT_READY)
-        if handler is not None:
-            _ReadyWatch(self, handler, caller, bridge.dispatcher, aclient.logger).arm()
+        if events.ready_handler is not None:
+            watch = _ReadyWatch(self, events.ready_handler, caller, bridge.dispatcher, aclient.logger)
+            if aclient.decisioning_method == "server-side":
+                watch.arm()
+            else:
+                events.ready_watch = watch  # armed when the first artifact is loaded
+        if aclient.decisioning_method != "server-side":
+            bridge.call_sync(aclient._local.start)  # one artifact download and polling, on the shared loop
         return self
+
+    def wait_until_ready(self, timeout: float | None = None) -> None:
+        """Block until the on-device rules artifact is loaded (see ``AsyncTargetClient.wait_until_ready``)."""
+        self._bridge.run(lambda: self._aclient.wait_until_ready(timeout), what="TargetClient.wait_until_ready()")
+
+    def refresh_artifact(self) -> bool:
+        """Poll the on-device rules artifact now; True when a new one was loaded."""
+        return self._bridge.run(self._aclient.refresh_artifact, what="TargetClient.refresh_artifact()")
+
+    @property
+    def artifact_status(self) -> ArtifactStatus:
+        """What is loaded for on-device decisioning (see ``AsyncTargetClient.artifact_status``)."""
+        return self._aclient.artifact_status
 
     # -- calls -----------------------------------------------------------------------------------------------
 
@@ -220,6 +245,39 @@ class TargetClient(BridgedClient):
             return "<TargetClient (not created)>"
         state = " closed" if self.closed else ""
         return f"<TargetClient client={aclient.client!r} organization_id={aclient.organization_id!r}{state}>"
+
+
+class _EventRelay:
+    """The facade's events: handlers run on the callback thread, never on the event loop.
+
+    ``client_ready`` is the facade's own: server-side it fires once ``create()`` has returned; on-device and
+    hybrid, once the first artifact is loaded as well (``ready_watch`` is armed by the async client's event).
+    """
+
+    def __init__(self, options: Mapping[str, Any], dispatcher: Dispatcher) -> None:
+        self.ready_handler: Callable[..., Any] | None = None
+        self.ready_watch: _ReadyWatch | None = None
+        self.options: Mapping[str, Any] = options
+        events = options.get("events")
+        if not isinstance(events, Mapping) or not all(callable(h) for h in events.values()):
+            return  # absent, or invalid: from_options reports it
+        relayed: dict[str, Callable[..., Any]] = {}
+        for name, handler in events.items():
+            if name == _CLIENT_READY:
+                self.ready_handler = handler
+                relayed[name] = self._ready
+            else:
+                relayed[name] = _on_thread(handler, dispatcher)
+        self.options = {**options, "events": relayed}
+
+    def _ready(self, event: object) -> None:
+        if self.ready_watch is not None:
+            self.ready_watch.arm()
+
+
+def _on_thread(handler: Callable[..., Any], dispatcher: Dispatcher) -> Callable[[Any], None]:
+    context = contextvars.copy_context()
+    return lambda event: dispatcher.submit(lambda: context.run(handler, event))
 
 
 def _split(
