@@ -259,7 +259,7 @@ class ResponseTooLargeError(APIError):
 
     limit: int
 
-    def __init__(self, status: int, message: str, *, limit: int, **kwargs: Any) -> None:
+    def __init__(self, status: int, message: str, *, limit: int = 0, **kwargs: Any) -> None:
         super().__init__(status, message, **kwargs)
         self.limit = limit
 

@@ -450,11 +450,12 @@ async def test_the_clients_take_a_max_response_size(serve: Any) -> None:
 # -- 9. verify=False ---------------------------------------------------------------------------------------------
 
 
-def test_verify_false_warns() -> None:
-    with pytest.warns(InsecureTLSWarning, match="verify=False"):
-        delivery_client("h.example", verify=False)
-    with pytest.warns(InsecureTLSWarning):
-        repo_client(verify=False)
+def test_verify_false_warns_at_the_callers_line() -> None:
+    with pytest.warns(InsecureTLSWarning, match="verify=False") as delivery:
+        AsyncTargetClient(client="acme", organization_id="o@AdobeOrg", verify=False)
+    with pytest.warns(InsecureTLSWarning) as repository:
+        AsyncRepositoryClient(access_token="t", api_key="k", org_id="o", sandbox_name="prod", verify=False)
+    assert {w.filename for w in [*delivery, *repository]} == {__file__}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         delivery_client("h.example", verify=True)

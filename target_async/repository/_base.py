@@ -84,7 +84,7 @@ class RepositoryBase:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ConfigurationError("http_client must be an httpx.AsyncClient", field="http_client")
         self._media = MediaTypes(media_type_version)
-        verify = check_verify(verify, stacklevel=4)  # last: warns for verify=False once the options are valid
+        verify = check_verify(verify)  # last: warns for verify=False once the options are valid
         self._core = HTTPCore(
             timeout=seconds,
             retries=policy,
