@@ -182,6 +182,23 @@ def test_bad_network_options_are_configuration_errors_naming_the_field(field: st
     assert repository.value.field == field
 
 
+@pytest.mark.parametrize("proxy", ["http://proxy.example:3128", "https://u:p@proxy.example", "HTTP://proxy.example"])
+def test_http_and_https_proxies_are_accepted(proxy: str) -> None:
+    delivery_client("h.example", proxy=proxy)
+    repo_client(proxy=httpx.Proxy(proxy))
+
+
+def test_a_socks_proxy_needs_httpx_socks() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("socksio") is None:
+        with pytest.raises(ConfigurationError, match=r"httpx\[socks\]") as exc:
+            delivery_client("h.example", proxy="socks5://127.0.0.1:1080")
+        assert exc.value.field == "proxy"
+    else:  # pragma: no cover - socksio is not a test dependency
+        delivery_client("h.example", proxy="socks5://127.0.0.1:1080")
+
+
 def test_the_sync_facades_validate_the_same_way() -> None:
     with pytest.raises(ConfigurationError) as exc:
         TargetClient.create({"client": "acme", "organization_id": "o@AdobeOrg", "proxy": "not a url"})
