@@ -51,7 +51,7 @@ from ._options import (
 )
 from ._request import copy_request, finish_request, validate_request
 from ._response import Attributes, DecisioningMeta, TargetDeliveryResponse
-from ._routing import Routing, edge_host
+from ._routing import Routing, check_client_code, check_server_domain, edge_host
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -164,6 +164,7 @@ class AsyncTargetClient:
         if not organization_id or not isinstance(organization_id, str):
             raise ConfigurationError("Organization Id is required", field="organization_id")
         check_header_value(client, "client")
+        check_client_code(client)
         check_header_value(organization_id, "organization_id")
         timeout = check_timeout(timeout)
         if not isinstance(secure, bool):
@@ -184,7 +185,7 @@ class AsyncTargetClient:
         verify = check_verify(verify)
         self.client = client
         self.organization_id = organization_id
-        self.server_domain = _opt_str(server_domain, "server_domain")
+        self.server_domain = check_server_domain(server_domain)
         self.secure = secure
         self.timeout = float(timeout)
         self.property_token = _opt_str(property_token, "property_token")

@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 from .._exceptions import ConfigurationError
 
 __all__ = [
     "CLUSTER_RE",
     "Routing",
+    "check_client_code",
     "check_cluster_option",
+    "check_server_domain",
     "cluster_from_edge_host",
     "cluster_from_tnt_id",
     "edge_host",
@@ -63,6 +66,50 @@ def check_cluster_option(value: object, field: str) -> str | None:
             field=field,
         )
     return value  # type: ignore[return-value]
+
+
+_CLIENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+def check_client_code(value: str) -> str:
+    """The ``client`` option becomes a host label (``{client}.tt.omtrdc.net``) and an artifact path segment: one
+    DNS-label-like token (ASCII letters, digits, ``-``, ``_``; at most 63)."""
+    if not _CLIENT_RE.fullmatch(value):
+        raise ConfigurationError(
+            f"client must be a Target client code (ASCII letters, digits, '-' or '_'), got {value[:80]!r}",
+            field="client",
+        )
+    return value
+
+
+def check_server_domain(value: object) -> str | None:
+    """``server_domain``: a host name or address with an optional port, nothing else (no scheme, user-info,
+    path, query or fragment)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or not value.isascii():
+        raise ConfigurationError(
+            "server_domain must be an ASCII host name, e.g. 'acme.tt.omtrdc.net'", field="server_domain"
+        )
+    parts = urlsplit(f"//{value}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        not parts.hostname
+        or parts.username is not None
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or port == -1
+        or any(c.isspace() or c in "\\%" for c in value)
+    ):
+        raise ConfigurationError(
+            f"server_domain must be host[:port] (no scheme, user, path or query), got {value[:80]!r}",
+            field="server_domain",
+        )
+    return value
 
 
 def edge_host(cluster: str) -> str:

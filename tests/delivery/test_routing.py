@@ -189,3 +189,27 @@ async def test_cookie_cannot_send_any_visitor_to_an_attacker_host() -> None:
     option = answer.response.execute.mboxes[0].options
     assert option is not None
     assert option[0].content == "legit"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["evil.com/x", "a@evil.com", "x.y:1/p", "x?y", "x#y", "x:port", "x:99999", "http://x", "ex ample.com", "é.com", ""],
+)
+def test_bad_server_domain_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        AsyncTargetClient(client="acmeclient", organization_id="o@AdobeOrg", server_domain=value)
+    assert info.value.field == "server_domain"
+
+
+@pytest.mark.parametrize("value", ["acme.tt.omtrdc.net", "127.0.0.1:8080", "localhost", "[::1]:9000"])
+def test_good_server_domain_is_accepted(value: str) -> None:
+    assert (
+        AsyncTargetClient(client="acmeclient", organization_id="o@AdobeOrg", server_domain=value).server_domain == value
+    )
+
+
+@pytest.mark.parametrize("value", ["evil.com/x", "a.b", "a:1", "a/b", "-x", "a" * 64])
+def test_bad_client_code_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        AsyncTargetClient(client=value, organization_id="o@AdobeOrg")
+    assert info.value.field == "client"
