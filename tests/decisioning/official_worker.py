@@ -7,6 +7,9 @@ instead), the artifact is given with geo targeting off (no geo lookups), and the
 Needs ``json-logic-qubit`` (the JSON Logic that Adobe's engine imports as ``json_logic``).
 """
 
+# mypy: ignore-errors
+# (runs under the official SDK's virtualenv, whose untyped packages this one does not have)
+
 from __future__ import annotations
 
 import datetime
@@ -32,14 +35,14 @@ def main() -> None:
 
     class FrozenDatetime(datetime.datetime):
         @classmethod
-        def utcnow(cls):  # type: ignore[no-untyped-def,override]
+        def utcnow(cls):
             return datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=clock["now"])
 
-    context_provider.datetime = type("datetime_module", (), {"datetime": FrozenDatetime})  # type: ignore[assignment]
+    context_provider.datetime = type("datetime_module", (), {"datetime": FrozenDatetime})
     target_python_sdk.request_location_hint_cookie = lambda *args, **kwargs: None
     sent: list[list[object]] = []
 
-    def record(self, options):  # type: ignore[no-untyped-def]
+    def record(self, options):
         sent.extend(
             [n.mbox.name if n.mbox else None, list(n.tokens or [])] for n in options["request"].notifications or []
         )
