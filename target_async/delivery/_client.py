@@ -16,10 +16,10 @@ import httpx
 import sniffio
 
 from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
-from .._http import HTTPCore
+from .._http import HTTPCore, decode_answer
 from .._ids import session_id as new_session_id
 from .._retry import DEFAULT_RETRIES, RetryPolicy
-from .._serde import converter, json_dumps, loads
+from .._serde import converter, json_dumps
 from .._settings import (
     DEFAULT_MAX_RESPONSE_SIZE,
     check_header_value,
@@ -544,10 +544,10 @@ class AsyncTargetClient:
         idempotent = not notifications and request.execute is None and not request.notifications
 
         response = await self._http.send("POST", url, params=query, content=body, idempotent=idempotent)
-        if response.status_code == 204 or not response.content:
+        if response.status_code == 204:
             delivery = DeliveryResponse(status=response.status_code)
-        else:
-            delivery = loads(response.content, DeliveryResponse, what="response")
+        else:  # HTML, truncated JSON or a wrong shape: ResponseDecodeError (the request was sent)
+            delivery = decode_answer(response, DeliveryResponse, what="delivery response")
 
         tnt_id = (delivery.id.tnt_id if delivery.id is not None else None) or (
             request.id.tnt_id if request.id is not None else None
