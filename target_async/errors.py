@@ -35,6 +35,8 @@ class. The tree (see each class for details)::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._exceptions import (
     APIError,
     AttributeNotFoundError,
@@ -70,7 +72,9 @@ from ._exceptions import (
     ValidationError,
     WrongThreadError,
 )
-from .sync._async_result import AsyncResultTimeout
+
+if TYPE_CHECKING:
+    from .sync._async_result import AsyncResultTimeout
 
 __all__ = [
     "APIError",
@@ -108,3 +112,12 @@ __all__ = [
     "ValidationError",
     "WrongThreadError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # AsyncResultTimeout lives with the blocking client; loading it on first use keeps this module cheap to import
+    if name == "AsyncResultTimeout":
+        from .sync._async_result import AsyncResultTimeout
+
+        return AsyncResultTimeout
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
