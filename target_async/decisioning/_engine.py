@@ -149,7 +149,6 @@ class _Call:
         "base",
         "client",
         "common",
-        "context",
         "geo",
         "geo_tokens",
         "notifications",
@@ -186,7 +185,7 @@ class _Call:
     def rule_context(self, detail: RequestDetails | None, reads: frozenset[str]) -> dict[str, Any]:
         ctx = dict(self.base)
         params = detail.parameters if detail is not None else None
-        ctx["mbox"] = unflatten_parameters(params) if params else {}
+        ctx["mbox"] = unflatten_parameters(params) if params and "mbox" in reads else {}
         address = detail.address if detail is not None else None
         if address is not None:  # a detail with its own address has its own page (§4)
             if address.url and "page" in reads:
