@@ -91,7 +91,7 @@ OFFICIAL_PACKAGES = ["target-python-sdk==1.1.0", "urllib3", "python-dateutil", "
 # import name -> PyPI name, for modules the official wheel imports without declaring them
 MODULE_PACKAGES = {
     "dateutil": "python-dateutil",
-    "json_logic": "json-logic",
+    "json_logic": "json-logic-qubit",  # what its on-device engine uses ("json-logic" 0.6.3 fails on Python 3)
     "pkg_resources": "setuptools",
     "user_agents": "user-agents",
     "yaml": "PyYAML",
