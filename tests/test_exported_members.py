@@ -6,6 +6,7 @@ import target_async
 
 
 def test_all_lists_every_public_name_sorted() -> None:
+    assert target_async.TargetError  # the package loads its public names on first access
     public = {name for name in vars(target_async) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(target_async, name)).__name__ == "module"}
     exported = [n for n in target_async.__all__ if n != "__version__"]
