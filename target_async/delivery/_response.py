@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from .._exceptions import AttributeNotFoundError
-from ..models import DeliveryRequest, DeliveryResponse, OptionType
+from ..models import DeliveryRequest, DeliveryResponse, MboxResponse, Option, OptionType
 from ._cookies import TargetCookie
 
 __all__ = ["Attributes", "DecisioningMeta", "TargetDeliveryResponse"]
@@ -114,6 +114,30 @@ class TargetDeliveryResponse(Mapping[str, Any]):
             meta=meta,
             visitor_state=visitor_state,
         )
+
+    # -- typed shortcuts to the decisions ---------------------------------------------------------------------
+
+    @property
+    def mboxes(self) -> list[MboxResponse]:
+        """Every decided mbox: the executed ones, then the prefetched ones (an empty list when there is none)."""
+        execute, prefetch = self.response.execute, self.response.prefetch
+        found: list[MboxResponse] = list(execute.mboxes or ()) if execute is not None else []
+        if prefetch is not None:
+            found.extend(prefetch.mboxes or ())
+        return found
+
+    def mbox(self, name: str) -> MboxResponse | None:
+        """The decision for the mbox ``name`` (executed first, then prefetched), or None."""
+        return next((m for m in self.mboxes if m.name == name), None)
+
+    def options(self, name: str) -> list[Option]:
+        """The options decided for the mbox ``name`` (an empty list when it got none)."""
+        mbox = self.mbox(name)
+        return list(mbox.options or ()) if mbox is not None else []
+
+    def content(self, name: str, default: Any = None) -> Any:
+        """The content of the first option decided for the mbox ``name``, else ``default``."""
+        return next((o.content for o in self.options(name) if o.content is not None), default)
 
     # -- read-only mapping access (official SDK compatibility) --------------------------------------------
 
