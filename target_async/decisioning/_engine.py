@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from .._serde import unstructure
 from ..models import (
     AuthenticatedState,
     DecisioningMethod,
@@ -134,8 +135,6 @@ def _host(url: str | None) -> str:
 
 
 def _detail_wire(detail: RequestDetails | None, **extra: Any) -> dict[str, Any]:
-    from .._serde import unstructure
-
     out: dict[str, Any] = dict(unstructure(detail)) if detail is not None else {}
     out.update(extra)
     return out
@@ -625,7 +624,5 @@ def _copy_ids(ids: VisitorId) -> VisitorId:
 def _hints(hints: Any) -> Mapping[str, Any] | None:
     if hints is None:
         return None
-    from .._serde import unstructure
-
     value = unstructure(hints)
     return value if value else None
