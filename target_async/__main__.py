@@ -1,7 +1,8 @@
-"""``python -m target_async``: the same command line as ``target-async``."""
+"""python -m target_async: the same command line as target-async."""
 
 import sys
 
 from ._cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

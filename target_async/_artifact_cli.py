@@ -554,7 +554,14 @@ def _dumps(data: Any) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line of printable text: whitespace runs become one space, control characters are escaped (an
+    artifact's names must not move the cursor or recolour the terminal)."""
+    text = " ".join(text.split())
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}" for ch in text
+    )
 
 
 def _cell(value: Any, width: int = 60) -> str:

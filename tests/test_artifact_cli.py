@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -295,3 +296,20 @@ def test_diff_text_and_exit_code(changed: str, capsys: pytest.CaptureFixture[str
 def test_diff_refuses_standard_input_twice(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "artifact", "diff", "-", "-")
     assert (code, out) == (2, "") and "only one" in err
+
+
+def test_text_output_escapes_control_characters_from_the_artifact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], real: dict[str, Any]
+) -> None:
+    hostile = copy.deepcopy(real)
+    hostile["rules"]["mboxes"]["mbox-macros"][0]["meta"]["activity.name"] = "evil\x1b[2J\x07name"
+    code, out, _ = run(capsys, "artifact", "inspect", write(tmp_path, "hostile.json", hostile))
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "evil\\x1b[2J\\x07name" in out
+
+
+def test_inspect_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(ARTIFACT.read_bytes())))
+    s = run_json(capsys, "artifact", "inspect", "-")
+    assert (s["source"], s["counts"]["rules"]) == ("-", 152)
