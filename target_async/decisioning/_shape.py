@@ -68,21 +68,22 @@ def _has_macro(content: Any) -> bool:
 def render_macros(content: Any, meta: Mapping[str, Any], detail: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
     """``content`` (an html string or a list of actions) with its campaign macros replaced (§6).
 
-    ``${campaign.name}`` reads ``activity.name`` of the rule ``meta``; ``${mbox.name}`` reads ``mbox.name`` of
-    the meta, then the request detail's own ``name``, then its ``parameters``. A macro nothing resolves stays
-    as written. Returns new objects; ``content`` is not changed.
+    The macro's name is read as Target reads it: ``campaign`` means ``activity`` and ``recipe`` means
+    ``experience``, only the last two dotted parts count, and an ``mbox`` part is dropped. The key is looked up
+    in the rule ``meta`` (``${campaign.name}`` is ``activity.name``), then in the request detail's own fields
+    (``${mbox.name}`` is the mbox's name), then in its ``parameters`` (``${mbox.user}``). A macro nothing
+    resolves stays as written. Returns new objects; ``content`` is not changed.
     """
 
     def replace(match: re.Match[str]) -> str:
-        parts = [_MACRO_RENAMES.get(p, p) for p in match.group(1).split(".")]
-        if len(parts) > 2:
-            parts = parts[-2:]
-        value = meta.get(".".join(parts))
-        if value is None and len(parts) == 2:
-            value = detail.get(parts[1])
+        parts = [_MACRO_RENAMES.get(p, p) for p in match.group(1).split(".")][-2:]
+        key = ".".join(p for p in parts if p != "mbox")
+        value = meta.get(key)
+        if value is None:
+            value = detail.get(key)
             if value is None:
-                value = params.get(parts[1])
-        return match.group(0) if value is None else js_string(value)
+                value = params.get(key)
+        return match.group(0) if value is None or not key else js_string(value)
 
     if isinstance(content, str):
         return _MACRO.sub(replace, content)
