@@ -95,7 +95,7 @@ requests = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=requests, now=st.floats(0, 4e9), hint=maybe)
 def test_any_request_is_decided(request: DeliveryRequest, now: float, hint: str | None) -> None:
     engine = _engine()
