@@ -58,6 +58,7 @@ CREATE_OPTION_KEYS = frozenset(
         "http2",
         "max_connections",
         "retries",
+        "max_response_size",
     }
     | ON_DEVICE_OPTIONS
     | INERT_CREATE_OPTIONS
