@@ -496,6 +496,12 @@ def diff_artifacts(old: Mapping[str, Any], new: Mapping[str, Any], *, a: str = "
             what = [f for f in ("rules", "activity_ids", "audience_ids", "decided") if x[f] != y[f]]
             if name in touched and "rules" not in what:
                 what.insert(0, "rules")
+            # the order of rules is their priority: the same rules in another order decide differently
+            common = ra.keys() & rb.keys()
+            order_a = [k for k in ra if k[:2] == (kind, name) and k in common]
+            order_b = [k for k in rb if k[:2] == (kind, name) and k in common]
+            if order_a != order_b:
+                what.append("rule order")
             if what:
                 changed.append({"name": name, "changes": what, "rules_a": x["rules"], "rules_b": y["rules"]})
         return {"added": sorted(lb.keys() - la.keys()), "removed": sorted(la.keys() - lb.keys()), "changed": changed}

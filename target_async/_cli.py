@@ -80,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         "emulator",
         help="serve the Delivery and repository emulator (uvicorn)",
         description=(
-            "Serve the emulator of the Target Delivery API and the Decisioning repository API on loopback, "
-            "storing everything in SQLite. Needs the emulator extra: pip install 'target-async[emulator]'."
+            "Serve the emulator of the Target Delivery API and the Decisioning repository API (uvicorn, "
+            "SQLite storage). Needs the emulator extra: pip install 'target-async[emulator]'."
         ),
     )
     emu.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--fixtures", metavar="FILE", help="Delivery fixtures (JSON)")
     emu.add_argument(
         "--artifact", metavar="FILE", help="an on-device rules artifact (rules.json) the emulator decides and serves"
+    )
+    emu.add_argument(
+        "--organization-id",
+        metavar="ORG",
+        help="IMS organization id (...@AdobeOrg): reads an --artifact rules.bin and obfuscates the rules.bin served",
     )
     emu.add_argument(
         "--delete-mode",
@@ -122,15 +127,19 @@ def _emulator(args: argparse.Namespace) -> int:
         print(_MISSING_EXTRA, file=sys.stderr)
         return 2
     options: dict[str, Any] = {"db_path": args.db, "fixtures": args.fixtures, "delete_mode": args.delete_mode}
-    if args.artifact is not None:
-        if "artifact" not in inspect.signature(create_app).parameters:
+    accepted = inspect.signature(create_app).parameters
+    for flag, name in (("--artifact", "artifact"), ("--organization-id", "organization_id")):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in accepted:
             print(
-                "target-async emulator: --artifact is not supported by this version of the emulator "
-                "(create_app has no artifact parameter)",
+                f"target-async emulator: {flag} is not supported by this version of the emulator "
+                f"(create_app has no {name} parameter)",
                 file=sys.stderr,
             )
             return 2
-        options["artifact"] = args.artifact
+        options[name] = value
     try:
         app: Any = create_app(**options)
     except (OSError, ValueError, TargetError) as exc:  # a bad --fixtures/--artifact/--db: one line, no traceback

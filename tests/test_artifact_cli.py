@@ -313,3 +313,16 @@ def test_inspect_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: p
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(ARTIFACT.read_bytes())))
     s = run_json(capsys, "artifact", "inspect", "-")
     assert (s["source"], s["counts"]["rules"]) == ("-", 152)
+
+
+def test_diff_sees_a_change_of_rule_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], real: dict[str, Any]
+) -> None:
+    reordered = copy.deepcopy(real)
+    reordered["rules"]["mboxes"]["mbox-prioritized"].reverse()  # same rules, other priorities
+    d = run_json(capsys, "artifact", "diff", str(ARTIFACT), write(tmp_path, "reordered.json", reordered))
+    assert d["identical"] is False
+    assert d["rules"] == {"added": [], "removed": [], "changed": []}
+    assert d["mboxes"]["changed"] == [
+        {"name": "mbox-prioritized", "changes": ["rule order"], "rules_a": 6, "rules_b": 6}
+    ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import json
 import os
 import re
 import subprocess
@@ -25,6 +26,7 @@ import uvicorn
 import target_async.emulator
 from target_async._cli import RequestLogMiddleware, main
 from target_async._version import __version__
+from target_async.decisioning import obfuscate_artifact
 from target_async.testing import free_port, serve
 
 ARTIFACT = Path(__file__).parent / "data" / "on-device" / "artifact.json"
@@ -58,7 +60,10 @@ def test_help_lists_every_command_and_option(capsys: pytest.CaptureFixture[str])
     _, top, _ = run(capsys, "--help")
     assert all(name in top for name in ("emulator", "demo", "artifact", "--version"))
     _, emu, _ = run(capsys, "emulator", "--help")
-    assert all(opt in emu for opt in ("--artifact", "--log-requests", "--fixtures", "--db", "--delete-mode"))
+    assert all(
+        opt in emu
+        for opt in ("--artifact", "--organization-id", "--log-requests", "--fixtures", "--db", "--delete-mode")
+    )
     _, diff, _ = run(capsys, "artifact", "diff", "--help")
     assert all(opt in diff for opt in ("--json", "--organization-id", "--exit-code"))
 
@@ -182,16 +187,51 @@ def test_artifact_flag_passes_the_path_to_create_app(
     assert seen == {"db_path": None, "fixtures": None, "delete_mode": "immediate", "artifact": str(ARTIFACT)}
 
 
-@pytest.mark.xfail(
+needs_create_app_artifact = pytest.mark.xfail(
     "artifact" not in inspect.signature(target_async.emulator.create_app).parameters,
     reason="create_app(artifact=...) is not implemented yet (issue #13 item 1); this passes once it lands",
     strict=True,
 )
-def test_emulator_starts_with_a_real_artifact(capsys: pytest.CaptureFixture[str], fake_uvicorn: FakeUvicorn) -> None:
-    code, _, err = run(capsys, "emulator", "--artifact", str(ARTIFACT), "--log-requests")
-    assert (code, err) == (0, "")
+
+
+@needs_create_app_artifact
+def test_emulator_serves_and_logs_a_real_artifact(
+    capsys: pytest.CaptureFixture[str], fake_uvicorn: FakeUvicorn
+) -> None:
+    code, out, err = run(capsys, "emulator", "--artifact", str(ARTIFACT), "--log-requests")
+    assert (code, err) == (0, "") and out.startswith("target-async emulator on ")
     with serve(fake_uvicorn.app) as url:
-        assert httpx.get(f"{url}/_emulator/health").status_code == 200
+        answer = httpx.get(f"{url}/targettesting/production/v1/rules.json")
+    assert answer.status_code == 200
+    assert answer.json()["rules"]["mboxes"].keys() == json.loads(ARTIFACT.read_text())["rules"]["mboxes"].keys()
+    [line] = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"GET /targettesting/production/v1/rules.json 200 \d+\.\dms", line)
+
+
+@needs_create_app_artifact
+def test_emulator_reads_a_rules_bin_artifact_with_the_organization_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_uvicorn: FakeUvicorn
+) -> None:
+    rules_bin = tmp_path / "rules.bin"
+    rules_bin.write_bytes(obfuscate_artifact(ARTIFACT.read_bytes(), organization_id="X@AdobeOrg"))
+    code, _, err = run(capsys, "emulator", "--artifact", str(rules_bin))
+    assert code == 2 and "organization id" in err and err.count("\n") == 1
+    assert run(capsys, "emulator", "--artifact", str(rules_bin), "--organization-id", "X@AdobeOrg")[0] == 0
+    with serve(fake_uvicorn.app) as url:
+        answer = httpx.get(f"{url}/targettesting/production/v1/rules.json")
+    assert answer.status_code == 200 and "mbox-params" in answer.json()["rules"]["mboxes"]
+
+
+@needs_create_app_artifact
+def test_emulator_refuses_a_bad_artifact_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_uvicorn: FakeUvicorn
+) -> None:
+    bad = tmp_path / "rules.json"
+    bad.write_text('{"version": "2.0.0", "rules": {}}', encoding="utf-8")
+    code, out, err = run(capsys, "emulator", "--artifact", str(bad))
+    assert (code, out, fake_uvicorn.app) == (2, "", None)
+    assert err.startswith("target-async emulator: ") and err.count("\n") == 1, err
+    assert "2.0.0" in err and "Traceback" not in err
 
 
 # --- the real thing, as a subprocess ----------------------------------------------------------------------------
