@@ -16,10 +16,8 @@ import httpx
 import sniffio
 
 from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
-from .._http import HTTPCore, decode_answer
-from .._ids import session_id as new_session_id
+from .._http import HTTPCore
 from .._retry import DEFAULT_RETRIES, RetryPolicy
-from .._serde import converter, json_dumps
 from .._settings import (
     DEFAULT_MAX_RESPONSE_SIZE,
     check_header_value,
@@ -30,35 +28,29 @@ from .._settings import (
     check_verify,
 )
 from .._version import __version__
-from ..models import DeliveryRequest, DeliveryResponse, ExecuteRequest, MboxRequest
+from ..models import DeliveryRequest, ExecuteRequest, MboxRequest
 from ._artifacts import ArtifactStatus
-from ._cookies import (
-    DEVICE_ID_COOKIE,
-    SESSION_ID_COOKIE,
-    build_target_cookie,
-    location_hint_cookie,
-    parse_target_cookie,
-)
 from ._local import OnDevice, OnDeviceSettings
 from ._notifier import PendingNotification
 from ._options import (
-    CALL_OPTION_KEYS,
+    Call,
     DeliveryOptions,
     check_decisioning_method,
     create_options_to_kwargs,
     is_options_mapping,
-    refuse_callbacks,
+    merge_call_options,
+    parse_call,
 )
-from ._request import copy_request, finish_request, validate_request
-from ._response import Attributes, DecisioningMeta, TargetDeliveryResponse
-from ._routing import Routing, check_client_code, check_server_domain, edge_host
+from ._remote import send_to_server
+from ._request import copy_request, prepare
+from ._response import Attributes, TargetDeliveryResponse, local_response, server_response
+from ._routing import Router, check_client_code, check_server_domain
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["AsyncTargetClient"]
 
-_DELIVERY_PATH = "/rest/v1/delivery"
 _SDK_HEADERS = {
     "Accept": "application/json",
     "Content-Type": "application/json",
@@ -194,7 +186,7 @@ class AsyncTargetClient:
         self.decisioning_method = check_decisioning_method(decisioning_method, "decisioning_method")
         self.events: dict[str, Callable[..., Any]] = dict(events or {})
         self.logger = logger or logging.getLogger("target_async")
-        self._routing = Routing(target_location_hint)
+        self._router = Router(client=client, server_domain=self.server_domain, secure=secure, hint=target_location_hint)
         self._http = HTTPCore(
             timeout=self.timeout,
             retries=policy,
@@ -270,7 +262,7 @@ class AsyncTargetClient:
     @property
     def target_location_hint(self) -> str | None:
         """The client-wide edge cluster: the configured hint, then the last one a response revealed."""
-        return self._routing.hint
+        return self._router.hint
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -345,8 +337,10 @@ class AsyncTargetClient:
             APIError: the Delivery API answered with an error.
             TransportError: the call failed or timed out.
         """
-        merged = self._merge_options(request, options)
-        return await self._deliver(merged, notifications=False)
+        call = parse_call(
+            merge_call_options(request, options), notifications=False, default_method=self.decisioning_method
+        )
+        return await self._deliver(call)
 
     async def send_notifications(
         self,
@@ -354,8 +348,10 @@ class AsyncTargetClient:
         **options: Unpack[DeliveryOptions],
     ) -> TargetDeliveryResponse:
         """Send display/click notifications (``request.notifications``); always server-side."""
-        merged = self._merge_options(request, options)
-        return await self._deliver(merged, notifications=True)
+        call = parse_call(
+            merge_call_options(request, options), notifications=True, default_method=self.decisioning_method
+        )
+        return await self._deliver(call)
 
     async def get_attributes(
         self,
@@ -372,7 +368,7 @@ class AsyncTargetClient:
         for i, name in enumerate(mbox_names):
             if not isinstance(name, str) or not name:
                 raise ValidationError(f"mbox_names[{i}] must be a non-empty string", field=f"mbox_names[{i}]")
-        merged = self._merge_options(request, options)
+        merged = merge_call_options(request, options)
         raw = merged.get("request")
         copy = DeliveryRequest() if raw is None else copy_request(raw)
         execute = copy.execute or ExecuteRequest()
@@ -387,8 +383,8 @@ class AsyncTargetClient:
         execute.mboxes = mboxes
         copy.execute = execute
         merged["request"] = copy
-        result = await self._deliver(merged, notifications=False, copied=True)
-        return Attributes.from_response(result)
+        call = parse_call(merged, notifications=False, default_method=self.decisioning_method, copied=True)
+        return Attributes.from_response(await self._deliver(call))
 
     @overload
     async def get_offers_many(
@@ -482,120 +478,45 @@ class AsyncTargetClient:
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    def _merge_options(self, request: Any, keywords: Mapping[str, Any]) -> dict[str, Any]:
-        if is_options_mapping(request):
-            assert isinstance(request, Mapping)
-            if any(v is not None for v in keywords.values()):
-                raise ValidationError("pass either an options mapping or keyword options, not both", field="options")
-            refuse_callbacks(request)
-            return dict(request)
-        options = {k: v for k, v in keywords.items() if v is not None}
-        options["request"] = request
-        return options
-
-    async def _deliver(
-        self, options: Mapping[str, Any], *, notifications: bool, copied: bool = False
-    ) -> TargetDeliveryResponse:
+    async def _deliver(self, call: Call) -> TargetDeliveryResponse:
+        """One call, in the steps of the delivery pipeline: (options parsed by the caller) → prepare → route →
+        decide locally or send to the server → build the result."""
         self._check_open()
-        unknown = sorted(set(options) - CALL_OPTION_KEYS)
-        if unknown:
-            raise ValidationError(f"Unknown option(s): {', '.join(unknown)}", field=unknown[0])
-        raw = options.get("request")
-        if raw is None:
-            raise ValidationError("Request object of type DeliveryRequest is required", field="request")
-        request: DeliveryRequest = raw if copied else copy_request(raw)
-        method = options.get("decisioning_method")
-        if method is not None and not notifications:
-            check_decisioning_method(method, "decisioning_method")
-        method = method or self.decisioning_method
-        validate_request(request, notifications_required=notifications)
-        target_cookie = _opt_str(options.get("target_cookie"), "target_cookie")
-        hint = _opt_str(options.get("target_location_hint"), "target_location_hint")
-        session_option = _opt_str(options.get("session_id"), "session_id")
-        consumer_id = _opt_str(options.get("consumer_id"), "consumer_id")
-        visitor = options.get("visitor")
-
-        cookies = parse_target_cookie(target_cookie)
-        device_id = cookies.get(DEVICE_ID_COOKIE)
-        session_id = cookies.get(SESSION_ID_COOKIE) or session_option or new_session_id()
-        finish_request(
-            request,
-            tnt_id=device_id,
-            customer_ids=options.get("customer_ids"),
-            property_token=self.property_token,
-            environment_id=self.environment_id,
-            visitor=visitor,
-            consumer_id=consumer_id,
-        )
-        request_cluster, visitor_chose = self._routing.call_cluster(device_id, hint)
-        if not notifications and method != "server-side":
-            engine = await self._local.engine_for(request, method, self.timeout)
-            if engine is not None:
-                return await self._decide_locally(engine, request, session_id, request_cluster, visitor)
-        if request.telemetry is None:
-            request.telemetry = self._local.notifier.take_telemetry()  # on-device telemetry rides along
-        if request_cluster:
-            host = edge_host(request_cluster)
-        else:
-            host = self.server_domain or f"{self.client}.tt.omtrdc.net"
-        url = f"{'https' if self.secure else 'http'}://{host}{_DELIVERY_PATH}"
-        query = {**self._base_query, "sessionId": session_id}
-        body = json_dumps(converter.unstructure(request))
-        idempotent = not notifications and request.execute is None and not request.notifications
-
-        response = await self._http.send("POST", url, params=query, content=body, idempotent=idempotent)
-        if response.status_code == 204:
-            delivery = DeliveryResponse(status=response.status_code)
-        else:  # HTML, truncated JSON or a wrong shape: ResponseDecodeError (the request was sent)
-            delivery = decode_answer(response, DeliveryResponse, what="delivery response")
-
-        tnt_id = (delivery.id.tnt_id if delivery.id is not None else None) or (
-            request.id.tnt_id if request.id is not None else None
-        )
-        cluster = self._routing.answered(request_cluster, visitor_chose, delivery.edge_host)
-        state = None
-        if visitor is not None and callable(getattr(visitor, "get_state", None)):
-            state = visitor.get_state()
-        return TargetDeliveryResponse.build(
-            delivery,
-            request,
-            target_cookie=build_target_cookie(session_id, tnt_id),
-            location_hint_cookie=location_hint_cookie(cluster) if cluster else None,
-            meta=DecisioningMeta("server-side"),
-            visitor_state=state,
-        )
-
-    async def _decide_locally(
-        self, engine: Any, request: DeliveryRequest, session_id: str, cluster: str | None, visitor: Any
-    ) -> TargetDeliveryResponse:
-        deadline = time.monotonic() + self.timeout
-        decision = await self._local.decide(
-            engine, request, http=self._http, session_id=session_id, cluster=cluster, deadline=deadline
-        )
-        prepared: DeliveryRequest = decision.request
-        answered = decision.response
-        tnt_id = (answered.id.tnt_id if answered.id is not None else None) or (
-            prepared.id.tnt_id if prepared.id is not None else None
-        )
-        state = None
-        if visitor is not None and callable(getattr(visitor, "get_state", None)):
-            state = visitor.get_state()
-        return TargetDeliveryResponse.build(
-            answered,
+        prepared = prepare(call, property_token=self.property_token, environment_id=self.environment_id)
+        local = self._local
+        route = await self._router.route(call, prepared, local, self.timeout)
+        if route.engine is not None:
+            deadline = time.monotonic() + self.timeout
+            decision = await local.decide(
+                route.engine,
+                prepared.request,
+                http=self._http,
+                session_id=prepared.session_id,
+                cluster=route.cluster,
+                deadline=deadline,
+            )
+            return local_response(decision, prepared.session_id, route.cluster, call.visitor)
+        delivery = await send_to_server(
+            self._http,
+            route.url,
             prepared,
-            target_cookie=build_target_cookie(session_id, tnt_id),
-            location_hint_cookie=location_hint_cookie(cluster) if cluster else None,
-            meta=DecisioningMeta("on-device", list(decision.remote_mboxes), list(decision.remote_views)),
-            visitor_state=state,
+            base_query=self._base_query,
+            notifications=call.notifications,
+            telemetry=local.notifier.take_telemetry(),  # on-device telemetry rides along
         )
+        cluster = self._router.answered(route, delivery.edge_host)
+        return server_response(delivery, prepared.request, prepared.session_id, cluster, call.visitor)
 
     async def _send_pending(self, item: PendingNotification) -> None:
         """Send one queued on-device notification request (the notifier's sender)."""
-        await self._deliver(
-            {"request": item.request, "session_id": item.session_id, "target_location_hint": item.target_location_hint},
+        call = Call(
+            request=item.request,
             notifications=True,
-            copied=True,
+            method="server-side",
+            session_id=item.session_id,
+            location_hint=item.target_location_hint,
         )
+        await self._deliver(call)
 
     def _emit(self, name: str, payload: Mapping[str, Any]) -> None:
         """Fire the ``name`` event's handler (never raises into the SDK)."""

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
+import attrs
+
 from .._exceptions import ConfigurationError, ValidationError
+from ..models import DeliveryRequest
+from ._request import copy_request, validate_request
 
 __all__ = [
     "CALL_OPTION_KEYS",
+    "Call",
+    "parse_call",
     "DeliveryOptions",
     "CREATE_OPTION_KEYS",
     "DECISIONING_METHODS",
@@ -161,3 +167,73 @@ def refuse_callbacks(options: Mapping[str, Any]) -> None:
             "use target_async.TargetClient for callback-style calls",
             field=present[0],
         )
+
+
+@attrs.frozen(slots=True)
+class Call:
+    """One delivery call's options, parsed and checked once (the first step of every call).
+
+    Attributes:
+        request: a private, validated copy of the caller's request (the caller's object is never changed).
+        notifications: whether this is ``send_notifications`` (always server-side).
+        method: the decisioning method of this call (the call's option, else the client's).
+        target_cookie, location_hint, session_id, consumer_id, customer_ids, visitor: the documented options.
+    """
+
+    request: DeliveryRequest
+    notifications: bool
+    method: str
+    target_cookie: str | None = None
+    location_hint: str | None = None
+    session_id: str | None = None
+    consumer_id: str | None = None
+    customer_ids: Any = None
+    visitor: Any = None
+
+
+def merge_call_options(request: Any, keywords: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a call given either as keywords or as the documented mapping (its only argument)."""
+    if is_options_mapping(request):
+        assert isinstance(request, Mapping)
+        if any(v is not None for v in keywords.values()):
+            raise ValidationError("pass either an options mapping or keyword options, not both", field="options")
+        refuse_callbacks(request)
+        return dict(request)
+    options = {k: v for k, v in keywords.items() if v is not None}
+    options["request"] = request
+    return options
+
+
+def _opt_str(value: Any, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValidationError(f"{field} must be a string", field=field)
+
+
+def parse_call(options: Mapping[str, Any], *, notifications: bool, default_method: str, copied: bool = False) -> Call:
+    """Check a call's options and request (nothing is sent on a ValidationError) and freeze them.
+
+    ``copied``: the request in ``options`` is already the call's private copy (``get_attributes``).
+    """
+    unknown = sorted(set(options) - CALL_OPTION_KEYS)
+    if unknown:
+        raise ValidationError(f"Unknown option(s): {', '.join(unknown)}", field=unknown[0])
+    raw = options.get("request")
+    if raw is None:
+        raise ValidationError("Request object of type DeliveryRequest is required", field="request")
+    request: DeliveryRequest = raw if copied else copy_request(raw)
+    method = options.get("decisioning_method")
+    if method is not None and not notifications:
+        check_decisioning_method(method, "decisioning_method")
+    validate_request(request, notifications_required=notifications)
+    return Call(
+        request=request,
+        notifications=notifications,
+        method="server-side" if notifications else (method or default_method),
+        target_cookie=_opt_str(options.get("target_cookie"), "target_cookie"),
+        location_hint=_opt_str(options.get("target_location_hint"), "target_location_hint"),
+        session_id=_opt_str(options.get("session_id"), "session_id"),
+        consumer_id=_opt_str(options.get("consumer_id"), "consumer_id"),
+        customer_ids=options.get("customer_ids"),
+        visitor=options.get("visitor"),
+    )

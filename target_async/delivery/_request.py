@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from .._exceptions import ValidationError
-from .._ids import request_id as new_request_id
+from .._ids import request_id as new_request_id, session_id as new_session_id
 from .._serde import converter, strict_converter, structure
 from ..models import (
     AnalyticsRequest,
@@ -26,8 +28,45 @@ from ..models import (
     Property,
     VisitorId,
 )
+from ._cookies import DEVICE_ID_COOKIE, SESSION_ID_COOKIE, parse_target_cookie
 
-__all__ = ["copy_request", "finish_request", "merge_customer_ids", "validate_request"]
+__all__ = ["Prepared", "copy_request", "finish_request", "merge_customer_ids", "prepare", "validate_request"]
+
+if TYPE_CHECKING:
+    from ._options import Call
+
+
+@attrs.frozen(slots=True)
+class Prepared:
+    """A call's request completed for sending (the second step of every call).
+
+    Attributes:
+        request: the completed private request (ids, property, context, analytics logging, mbox indexes).
+        session_id: the session: the ``mbox`` cookie's, else the ``session_id`` option, else a new one.
+        device_id: the visitor's tntId from the ``PC`` cookie (it also names the visitor's edge cluster).
+    """
+
+    request: DeliveryRequest
+    session_id: str
+    device_id: str | None
+
+
+def prepare(call: Call, *, property_token: str | None, environment_id: int | None) -> Prepared:
+    """Read the call's cookies and complete its request (as the official SDKs' ``create_request``)."""
+    cookies = parse_target_cookie(call.target_cookie)
+    device_id = cookies.get(DEVICE_ID_COOKIE)
+    finish_request(
+        call.request,
+        tnt_id=device_id,
+        customer_ids=call.customer_ids,
+        property_token=property_token,
+        environment_id=environment_id,
+        visitor=call.visitor,
+        consumer_id=call.consumer_id,
+    )
+    session_id = cookies.get(SESSION_ID_COOKIE) or call.session_id or new_session_id()
+    return Prepared(call.request, session_id, device_id)
+
 
 _AUTH_STATES = {
     0: AuthenticatedState.UNKNOWN,

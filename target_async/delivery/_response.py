@@ -9,9 +9,9 @@ import attrs
 
 from .._exceptions import AttributeNotFoundError
 from ..models import DeliveryRequest, DeliveryResponse, MboxResponse, Option, OptionType
-from ._cookies import TargetCookie
+from ._cookies import TargetCookie, build_target_cookie, location_hint_cookie
 
-__all__ = ["Attributes", "DecisioningMeta", "TargetDeliveryResponse"]
+__all__ = ["Attributes", "DecisioningMeta", "TargetDeliveryResponse", "local_response", "server_response"]
 
 
 @attrs.frozen
@@ -222,3 +222,43 @@ class Attributes:
     def get_response(self) -> TargetDeliveryResponse:
         """The full response (official SDK name)."""
         return self.response
+
+
+def _visitor_state(visitor: Any) -> Any:
+    if visitor is not None and callable(getattr(visitor, "get_state", None)):
+        return visitor.get_state()
+    return None
+
+
+def _tnt_id(response: DeliveryResponse, request: DeliveryRequest) -> str | None:
+    return (response.id.tnt_id if response.id is not None else None) or (
+        request.id.tnt_id if request.id is not None else None
+    )
+
+
+def server_response(
+    delivery: DeliveryResponse, request: DeliveryRequest, session_id: str, cluster: str | None, visitor: Any
+) -> TargetDeliveryResponse:
+    """The result of a call the Delivery API decided (the last step of a server-side call)."""
+    return TargetDeliveryResponse.build(
+        delivery,
+        request,
+        target_cookie=build_target_cookie(session_id, _tnt_id(delivery, request)),
+        location_hint_cookie=location_hint_cookie(cluster) if cluster else None,
+        meta=DecisioningMeta("server-side"),
+        visitor_state=_visitor_state(visitor),
+    )
+
+
+def local_response(decision: Any, session_id: str, cluster: str | None, visitor: Any) -> TargetDeliveryResponse:
+    """The result of a call decided on the device (a :class:`~target_async.decisioning.Decision`)."""
+    request: DeliveryRequest = decision.request
+    answered: DeliveryResponse = decision.response
+    return TargetDeliveryResponse.build(
+        answered,
+        request,
+        target_cookie=build_target_cookie(session_id, _tnt_id(answered, request)),
+        location_hint_cookie=location_hint_cookie(cluster) if cluster else None,
+        meta=DecisioningMeta("on-device", list(decision.remote_mboxes), list(decision.remote_views)),
+        visitor_state=_visitor_state(visitor),
+    )

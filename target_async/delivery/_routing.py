@@ -25,13 +25,23 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import attrs
 
 from .._exceptions import ConfigurationError
 
+if TYPE_CHECKING:
+    from ._local import OnDevice
+    from ._options import Call
+    from ._request import Prepared
+
 __all__ = [
     "CLUSTER_RE",
-    "Routing",
+    "DELIVERY_PATH",
+    "Route",
+    "Router",
     "check_client_code",
     "check_cluster_option",
     "check_server_domain",
@@ -44,6 +54,7 @@ __all__ = [
 CLUSTER_RE = re.compile(r"[a-z0-9]{1,16}")
 """The shape of an edge cluster token (ASCII only: ``[a-z0-9]`` never matches a non-ASCII character)."""
 
+DELIVERY_PATH = "/rest/v1/delivery"
 _EDGE_PREFIX = "mboxedge"
 _EDGE_DOMAIN = ".tt.omtrdc.net"
 _log = logging.getLogger("target_async")
@@ -140,14 +151,48 @@ def cluster_from_edge_host(host: str | None) -> str | None:
     return valid_cluster(host[len(_EDGE_PREFIX) : -len(_EDGE_DOMAIN)])
 
 
-class Routing:
-    """The client-wide edge cluster (the configured hint, then the last one the server answered with), and the
-    choice of a call's cluster. Shared by a client and its twins."""
+@attrs.frozen(slots=True)
+class Route:
+    """Where one call goes (the third step of every call).
 
-    __slots__ = ("hint",)
+    Attributes:
+        cluster: the edge cluster of the call (the visitor's, else the client-wide hint), or None.
+        visitor_chose: whether the cluster came from the visitor's cookies (then it is not learned client-wide).
+        engine: the on-device decision engine when the call is decided locally, else None.
+        url: the Delivery API URL when the call goes to the server.
+    """
 
-    def __init__(self, hint: str | None) -> None:
+    cluster: str | None
+    visitor_chose: bool
+    engine: Any = None
+    url: str = ""
+
+
+class Router:
+    """Chooses where each call goes: on the device, or to which Delivery API host. Shared by a client and its
+    twins (the learned client-wide hint is one for all).
+
+    The host order is the official SDKs': the edge cluster (``mboxedge{cluster}.tt.omtrdc.net``), else
+    ``server_domain``, else ``{client}.tt.omtrdc.net``. On-device and hybrid calls ask the on-device part
+    (:meth:`~._local.OnDevice.engine_for`) first: this is where local decisions plug in.
+    """
+
+    __slots__ = ("_default_host", "_scheme", "hint")
+
+    def __init__(self, *, client: str, server_domain: str | None, secure: bool, hint: str | None) -> None:
         self.hint = check_cluster_option(hint, "target_location_hint")
+        self._default_host = server_domain or f"{client}.tt.omtrdc.net"
+        self._scheme = "https" if secure else "http"
+
+    async def route(self, call: Call, prepared: Prepared, local: OnDevice, timeout: float) -> Route:
+        """The route of a call: local when its method allows and the artifact can decide it, else a URL."""
+        cluster, visitor_chose = self.call_cluster(prepared.device_id, call.location_hint)
+        if call.method != "server-side":
+            engine = await local.engine_for(prepared.request, call.method, timeout)
+            if engine is not None:
+                return Route(cluster, visitor_chose, engine=engine)
+        host = edge_host(cluster) if cluster else self._default_host
+        return Route(cluster, visitor_chose, url=f"{self._scheme}://{host}{DELIVERY_PATH}")
 
     def call_cluster(self, tnt_id: str | None, call_hint: str | None) -> tuple[str | None, bool]:
         """The cluster a call goes to, and whether the visitor chose it: the visitor's tntId suffix, then the
@@ -162,13 +207,13 @@ class Routing:
             _log.debug("Ignored a target_location_hint that is not an edge cluster: %r", call_hint[:64])
         return self.hint, False
 
-    def answered(self, cluster: str | None, visitor_chose: bool, answered_edge_host: str | None) -> str | None:
+    def answered(self, route: Route, answered_edge_host: str | None) -> str | None:
         """The cluster of a call's answer (for the ``mboxEdgeCluster`` cookie): the call's own, else the one the
         server's ``edgeHost`` names. The server's cluster becomes the client-wide hint, unless the visitor chose
         where the call went (a visitor never moves other visitors' calls)."""
         learned = cluster_from_edge_host(answered_edge_host)
         if learned is None and answered_edge_host:
             _log.debug("Ignored an edgeHost that is not an edge host: %r", answered_edge_host[:64])
-        if learned is not None and not visitor_chose:
+        if learned is not None and not route.visitor_chose:
             self.hint = learned
-        return cluster or learned
+        return route.cluster or learned

@@ -148,7 +148,7 @@ async def test_a_twin_shares_settings_and_routing_but_not_the_pool() -> None:
     assert twin._http is not original._http and twin._http.timeout == 2.5
     assert twin._http._verify is original._http._verify  # the trust store is loaded once for all twins
     assert twin.events == {} and original.events
-    twin._routing.hint = "28"  # what a response revealing an edge cluster does
+    twin._router.hint = "28"  # what a response revealing an edge cluster does
     assert original.target_location_hint == "28"
     await twin.aclose()
     await original.aclose()
