@@ -6,10 +6,14 @@ Routes:
   the ``imsOrgId`` organization. Errors are the Delivery API's ``{"status", "message"}``.
 - ``/data/core/xcore/...``: the repository API (``_repository``). Errors are problem documents that clients
   can read either way: ``{"type", "title", "status", "detail", "message", "property"?, "requestId"?}``.
+- ``GET /{client}/{environment}/v1/[{property_token}/]rules.json`` (and ``rules.bin``), ``GET /v1/geo``: what
+  Target's CDN serves an on-device client (``_cdn``): the published artifact (``_rules``) with ETag/304 and
+  ``x-geo-*`` headers, and geo lookups from the IP -> geo table.
 - ``/_emulator/...``: admin, no identity headers: ``GET health``, ``POST reset`` (wipes all data and delete
   operations, keeps faults and settings), ``GET|POST|DELETE faults`` (see ``_faults``), ``GET|POST config``
   (``{"deleteMode", "deletePendingPolls", "deleteRetryAfter", "defaultLimit", "maxLimit"}``) and
-  ``POST containers`` (``{"org", "sandbox", "name"?, "productContexts"?, "containerType"?}`` → 201 container).
+  ``POST containers`` (``{"org", "sandbox", "name"?, "productContexts"?, "containerType"?}`` → 201 container),
+  ``GET|POST|DELETE artifact``, ``POST fixtures``, ``GET|POST|DELETE geo``, ``GET|DELETE notifications`` (``_cdn``).
   Admin routes refuse what a web page could send from another site (cross-site request forgery), before
   anything is read or changed: a request with an ``Origin`` header that is neither the emulator's own origin
   (scheme and ``Host`` of the request) nor a loopback one (``localhost``, ``*.localhost``, ``127.0.0.0/8``,
@@ -51,9 +55,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ._delivery import DeliveryEngine
+from ._cdn import Cdn
+from ._delivery import DeliveryEngine, NotificationLog
 from ._faults import DELIVERY_PATH, FaultConfig, FaultState, StatusBurst, drop_connection
 from ._repository import Caller, DeleteMode, Repository, RepositorySettings
+from ._rules import ArtifactSource, GeoTable, Rules
 from ._schemas import unversioned
 from ._store import Store
 from ._wire import ApiError, parse_json, read_body
@@ -169,7 +175,14 @@ class Emulator:
         engine: DeliveryHandler,
         clock: Callable[[], float],
         max_body: int,
+        rules: Rules | None = None,
+        geo: GeoTable | None = None,
+        notifications: NotificationLog | None = None,
     ) -> None:
+        self.rules = rules if rules is not None else Rules(clock=clock)
+        self.geo = geo if geo is not None else GeoTable()
+        self.notifications = notifications if notifications is not None else NotificationLog()
+        self.cdn = Cdn(self.rules, self.geo, self.notifications, max_body)
         self.store = store
         self.settings = settings
         self.faults = faults
@@ -178,7 +191,9 @@ class Emulator:
         self.repository = Repository(store, settings, faults, clock=clock, max_body=max_body)
 
     def reset(self) -> None:
-        """Delete every tenant, instance and operation (and the delivery engine's cap counters)."""
+        """Delete every tenant, instance and operation, the delivery engine's cap counters and the recorded
+        notifications (the published artifact and the geo table stay)."""
+        self.notifications.clear()
         self.store.reset()
         self.repository.forget_tenants()
         reset_counters = getattr(self.engine, "reset_counters", None)
@@ -285,7 +300,12 @@ class Emulator:
         return endpoint
 
     async def health(self, request: Request) -> Any:
-        return {"status": "ok", "database": self.store.path or ":memory:", "deleteMode": self.settings.delete_mode}
+        return {
+            "status": "ok",
+            "database": self.store.path or ":memory:",
+            "deleteMode": self.settings.delete_mode,
+            "artifact": self.rules.current.etag,
+        }
 
     async def reset_endpoint(self, request: Request) -> Any:
         self.reset()
@@ -471,6 +491,11 @@ def create_app(
     account_id: str = "emulator-account@techacct.adobe.com",
     max_body_bytes: int = 10 * 1024 * 1024,
     delivery_engine: DeliveryHandler | None = None,
+    artifact: ArtifactSource | None = None,
+    client: str | None = None,
+    organization_id: str | None = None,
+    environment: str = "production",
+    geo: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EmulatorApp:
     """Build the emulator's ASGI app (a ``Starlette``; ``app.state.emulator`` is its ``Emulator``).
 
@@ -489,6 +514,17 @@ def create_app(
         account_id: what ``repo:createdBy``/``repo:lastModifiedBy`` record for every caller.
         max_body_bytes: larger request bodies are refused with 413.
         delivery_engine: replaces the ``DeliveryEngine`` (tests).
+        artifact: a Target rules artifact to serve and decide with: a dict, JSON text, ``rules.json``/``rules.bin``
+            bytes, or the path of a file. Without one the fixtures are compiled into the artifact; with one,
+            the fixtures decide only what it marks remote. An artifact that cannot be used raises
+            ``target_async.decisioning.ArtifactError`` (re-exported here) naming the problem.
+        client: the client code served and hashed (default: the artifact's ``meta.clientCode``, else
+            ``"emulator"``); ``rules.json`` is served at ``/{client}/{environment}/v1/rules.json``.
+        organization_id: the IMS organization id that obfuscates ``rules.bin`` (default: the artifact's
+            ``meta.organizationId``, else ``EMULATOR0000000000000000@AdobeOrg``).
+        environment: the ``meta.environment`` of compiled fixtures (every environment path serves the artifact).
+        geo: the IP -> geo table (``{"<ip>": {"latitude", "longitude", "countryCode", "stateCode", "city"}}``)
+            that ``GET /v1/geo``, the artifact's ``x-geo-*`` headers and server-side geo targeting read.
     """
     settings = RepositorySettings(
         delete_mode=delete_mode,
@@ -502,9 +538,24 @@ def create_app(
     if isinstance(faults, Mapping):
         faults = FaultConfig.from_dict(faults)
     fixture_data = _load_fixtures(fixtures)
+    rules = Rules(
+        artifact=artifact,
+        fixtures=fixture_data,
+        client=client,
+        organization_id=organization_id,
+        environment=environment,
+        clock=clock,
+    )
+    geo_table = GeoTable(geo)
+    notifications = NotificationLog()
     if delivery_engine is None:
-        delivery_engine = DeliveryEngine(fixture_data, seed=seed, clock=clock)
+        delivery_engine = DeliveryEngine(
+            seed=seed, clock=clock, rules=rules, geo=geo_table, notifications=notifications
+        )
     emulator = Emulator(
+        rules=rules,
+        geo=geo_table,
+        notifications=notifications,
         store=Store(db_path),
         settings=settings,
         faults=FaultState(faults),
@@ -513,6 +564,7 @@ def create_app(
         max_body=max_body_bytes,
     )
     repo = emulator.repository
+    cdn = emulator.cdn
     base = REPOSITORY_BASE
     admin = emulator.admin_route
     routes = [
@@ -535,6 +587,15 @@ def create_app(
         Route("/_emulator/faults", admin(emulator.faults_endpoint), methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/config", admin(emulator.config_endpoint), methods=["GET", "POST"]),
         Route("/_emulator/containers", admin(emulator.containers_endpoint, 201), methods=["POST"]),
+        Route("/_emulator/artifact", admin(cdn.artifact_admin), methods=["GET", "POST", "DELETE"]),
+        Route("/_emulator/fixtures", admin(cdn.fixtures_admin), methods=["POST"]),
+        Route("/_emulator/geo", admin(cdn.geo_admin), methods=["GET", "POST", "DELETE"]),
+        Route("/_emulator/notifications", admin(cdn.notifications_admin), methods=["GET", "DELETE"]),
+        Route("/v1/geo", cdn.geo_lookup, methods=["GET"]),
+        Route("/{client}/{environment}/v1/rules.json", cdn.artifact, methods=["GET"]),
+        Route("/{client}/{environment}/v1/rules.bin", cdn.artifact, methods=["GET"]),
+        Route("/{client}/{environment}/v1/{property_token}/rules.json", cdn.artifact, methods=["GET"]),
+        Route("/{client}/{environment}/v1/{property_token}/rules.bin", cdn.artifact, methods=["GET"]),
     ]
 
     @asynccontextmanager

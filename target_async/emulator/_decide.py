@@ -1,16 +1,10 @@
-"""Decisions for the emulator's Delivery API engine: fixtures and repository offers (stdlib only).
+"""Repository offer decisions for the emulator's Delivery API, and shared wire helpers (stdlib only).
 
 Everything here works on raw dicts in the wire formats (Delivery camelCase; repository ``xdm:`` keys and
 ``@id`` references); nothing is imported from the client side of ``target_async``.
 
-**Fixtures** (``API.md`` §6, ``compile_fixtures``): ``{"mboxes": {name: {"experiences": [{"name", "weight",
-"options": [{"type", "content"}]}]}}, "views": {...}, "pageLoad": {...}}``. ``weight`` defaults to 1 and 0
-excludes an experience; ``type`` defaults to ``json`` for dict/list content, else ``html``. Extensions: an
-option may carry ``responseTokens`` (merged over the generated ones) and an experience ``metrics``
-(``[{"type": "click", "selector": ...}]``, given event tokens). Allocation (``FixtureLocation.allocate``) is
-stable: ``sha256("<kind>\x1f<name>\x1f<visitor>")``, first 8 bytes big-endian / 2**64, picks a point on the
-cumulative weights (kind is ``mbox``, ``view`` or ``pageLoad``; the visitor is the tntId without its
-``.<cluster>_<n>`` suffix). Fixture activity and offer ids are stable 6-digit numbers derived with sha256.
+Fixture ids (``stable_int``) and event tokens (``encode_token``) are used by ``_compile``, which turns the
+fixtures into a rules artifact that the decision engine decides.
 
 **Repository** (``RepositoryDecider``): an mbox whose name equals the ``xdm:name`` of an ``offer-placement``
 used by a **live** ``offer-activity`` is decided by that activity:
@@ -65,13 +59,9 @@ __all__ = [
     "CapCounters",
     "Decision",
     "EmptyRepository",
-    "FixtureLocation",
-    "Fixtures",
     "RepositoryDecider",
     "RepositoryView",
-    "bucket",
     "clone_json",
-    "compile_fixtures",
     "decode_token",
     "encode_token",
     "evaluate_pql",
@@ -127,12 +117,6 @@ def stable_int(text: str) -> int:
     return 100_000 + int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 900_000
 
 
-def bucket(kind: str, name: str, visitor: str) -> float:
-    """A stable point in [0, 1) for (location, visitor): sha256, first 8 bytes big-endian / 2**64."""
-    digest = hashlib.sha256(f"{kind}\x1f{name}\x1f{visitor}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 18446744073709551616.0
-
-
 def encode_token(payload: Mapping[str, Any]) -> str:
     raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
@@ -165,148 +149,6 @@ def response_tokens(
         "option.id": option_id,
         "activity.decisioningMethod": "server-side",
     }
-
-
-# ------------------------------------------------------------------------------------------------ fixtures
-
-
-@dataclass(frozen=True)
-class _FixtureOption:
-    type: str
-    content: Any
-    response_tokens: dict[str, Any]
-    event_token: str
-
-
-@dataclass(frozen=True)
-class _FixtureExperience:
-    index: int
-    name: str
-    weight: float
-    options: tuple[_FixtureOption, ...]
-    metrics: tuple[dict[str, Any], ...]  # each already has an eventToken
-
-
-@dataclass(frozen=True)
-class FixtureLocation:
-    kind: str  # "mbox" | "view" | "pageLoad"
-    name: str
-    activity_id: int
-    experiences: tuple[_FixtureExperience, ...]
-    total_weight: float
-
-    def allocate(self, visitor: str) -> _FixtureExperience | None:
-        if self.total_weight <= 0:
-            return None
-        point = bucket(self.kind, self.name, visitor) * self.total_weight
-        chosen: _FixtureExperience | None = None
-        cumulative = 0.0
-        for experience in self.experiences:
-            if experience.weight <= 0:
-                continue
-            chosen = experience
-            cumulative += experience.weight
-            if point < cumulative:
-                break
-        return chosen
-
-
-@dataclass(frozen=True)
-class Fixtures:
-    mboxes: dict[str, FixtureLocation]
-    views: dict[str, FixtureLocation]  # sorted by name
-    page_load: FixtureLocation | None
-
-
-def _fixture_error(path: str, problem: str) -> ValueError:
-    return ValueError(f"invalid Delivery fixtures: {path} {problem}")
-
-
-def _compile_location(spec: object, kind: str, name: str, path: str) -> FixtureLocation:
-    if not isinstance(spec, Mapping):
-        raise _fixture_error(path, "must be an object")
-    raw_experiences = spec.get("experiences")
-    if not isinstance(raw_experiences, list):
-        raise _fixture_error(f"{path}.experiences", "must be an array")
-    activity_id = stable_int(f"{kind}\x1f{name}")
-    experiences: list[_FixtureExperience] = []
-    for e_index, raw in enumerate(raw_experiences):
-        e_path = f"{path}.experiences[{e_index}]"
-        if not isinstance(raw, Mapping):
-            raise _fixture_error(e_path, "must be an object")
-        e_name = raw.get("name", f"Experience {e_index + 1}")
-        if not isinstance(e_name, str):
-            raise _fixture_error(f"{e_path}.name", "must be a string")
-        weight = raw.get("weight", 1)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
-            raise _fixture_error(f"{e_path}.weight", "must be a number >= 0")
-        raw_options = raw.get("options", [])
-        if not isinstance(raw_options, list):
-            raise _fixture_error(f"{e_path}.options", "must be an array")
-        options: list[_FixtureOption] = []
-        for o_index, option in enumerate(raw_options):
-            o_path = f"{e_path}.options[{o_index}]"
-            if not isinstance(option, Mapping) or "content" not in option:
-                raise _fixture_error(o_path, "must be an object with a content")
-            content = clone_json(option["content"])
-            o_type = option.get("type", "json" if isinstance(content, (dict, list)) else "html")
-            if o_type not in OPTION_TYPES:
-                raise _fixture_error(f"{o_path}.type", f"must be one of {sorted(OPTION_TYPES)}")
-            extra = option.get("responseTokens", {})
-            if not isinstance(extra, Mapping):
-                raise _fixture_error(f"{o_path}.responseTokens", "must be an object")
-            tokens = response_tokens(
-                activity_id,
-                name,
-                e_index,
-                e_name,
-                stable_int(f"{kind}\x1f{name}\x1f{e_index}\x1f{o_index}"),
-                f"{name}/{e_name}/{o_index}",
-                o_index,
-            )
-            tokens.update(clone_json(dict(extra)))
-            event = encode_token({"k": "f", "l": kind, "n": name, "e": e_index, "o": o_index})
-            options.append(_FixtureOption(str(o_type), content, tokens, event))
-        raw_metrics = raw.get("metrics", [])
-        if not isinstance(raw_metrics, list):
-            raise _fixture_error(f"{e_path}.metrics", "must be an array")
-        metrics: list[dict[str, Any]] = []
-        for m_index, metric in enumerate(raw_metrics):
-            if not isinstance(metric, Mapping) or metric.get("type", "click") not in METRIC_TYPES:
-                raise _fixture_error(f"{e_path}.metrics[{m_index}]", "must be an object of type click|display")
-            out = {"type": "click", **clone_json(dict(metric))}
-            out.setdefault("eventToken", encode_token({"k": "f", "l": kind, "n": name, "e": e_index, "m": m_index}))
-            metrics.append(out)
-        experiences.append(_FixtureExperience(e_index, e_name, float(weight), tuple(options), tuple(metrics)))
-    total = sum(e.weight for e in experiences)
-    return FixtureLocation(kind, name, activity_id, tuple(experiences), total)
-
-
-def _compile_group(spec: object, kind: str, path: str) -> dict[str, FixtureLocation]:
-    if spec is None:
-        return {}
-    if not isinstance(spec, Mapping):
-        raise _fixture_error(path, "must be an object of name -> {experiences}")
-    out: dict[str, FixtureLocation] = {}
-    for name in sorted(spec):
-        if not isinstance(name, str) or not name:
-            raise _fixture_error(path, "keys must be non-empty strings")
-        out[name] = _compile_location(spec[name], kind, name, f"{path}.{name}")
-    return out
-
-
-def compile_fixtures(fixtures: Mapping[str, Any] | None) -> Fixtures:
-    """Validate and pre-compile fixtures (``ValueError`` naming the path); unknown top keys are ignored."""
-    if fixtures is None:
-        return Fixtures({}, {}, None)
-    if not isinstance(fixtures, Mapping):
-        raise _fixture_error("fixtures", "must be an object")
-    page = fixtures.get("pageLoad")
-    return Fixtures(
-        mboxes=_compile_group(fixtures.get("mboxes"), "mbox", "mboxes"),
-        views=_compile_group(fixtures.get("views"), "view", "views"),
-        page_load=None if page is None else _compile_location(page, "pageLoad", "target-global-mbox", "pageLoad"),
-    )
 
 
 # --------------------------------------------------------------------------------------------------- dates

@@ -1,31 +1,34 @@
-"""The emulator's Delivery API engine: ``POST /rest/v1/delivery`` as a function of dicts (stdlib only).
+"""The emulator's Delivery API: ``POST /rest/v1/delivery`` as a function of dicts.
 
 ``DeliveryEngine.handle(body, query, repository, host=...)`` returns ``(status, json_body)``. It never raises
-for bad input: a 400 ``{"status", "message"}`` names the offending parameter or field, and an unexpected
-failure is logged and answered as a 500 of the same shape.
+for bad input: a 400 ``{"status", "message"}`` names the offending parameter or field (``_parse``), and an
+unexpected failure is logged and answered as a 500 of the same shape.
 
-Each requested mbox is decided, in this order of precedence (rules in ``_decide``):
+Decisions (one path, Target's): every mbox, view and pageLoad is decided by the project's decision engine from
+the published rules (``_rules``): a real artifact, or the fixtures (``API.md`` §6) compiled into one
+(``_compile``), with Target's allocation (MurmurHash3 of client, activity and visitor). What the served artifact
+marks remote is decided from the fixtures' rules when there are some, else answered like an mbox with no
+content. The one exception: an mbox whose name is the placement of a **live** repository activity is decided
+by that activity (``_decide``; offer decisioning is server-only and not in the artifact), when it yields an
+offer or a usable fallback. The same visitor therefore gets the same experience from this endpoint and from an
+on-device client fed the published artifact: the visitor used for allocation is the engine's
+(``marketingCloudVisitorId``, else ``tntId`` without its ``.<location>`` suffix, else ``thirdPartyId``); a
+request with none of them (and no authenticated customer id) is given a generated ``tntId`` first, which then
+allocates. Options carry the response tokens the artifact asks for, with ``activity.decisioningMethod``
+``"server-side"``.
 
-1. by the repository: a live activity whose placement is named like the mbox (when it yields an offer or
-   a usable fallback);
-2. by the fixtures (``API.md`` §6), with stable per-visitor allocation;
-3. otherwise ``{"index", "name"}`` with no options, as Target answers an mbox that nothing matches.
-
-Views come from fixture ``views`` only (a view request without a name returns every fixture view, sorted by
-name); pageLoad from fixture ``pageLoad``. The visitor used for allocation and profile caps is ``id.tntId``
-without any ``.<cluster>_<n>`` suffix, else ``marketingCloudVisitorId``, else ``thirdPartyId``, else the
-generated tntId. Prefetched options and metrics carry an ``eventToken``: url-safe base64 of a small JSON
-document naming the decision. Notifications are acknowledged as ``{"id"}`` and are counted (for caps, see
-``_decide``) before the request's own decisions.
+Notifications are acknowledged as ``{"id"}``, recorded (``NotificationLog``, read through
+``GET /_emulator/notifications``) and counted for repository caps (``_decide``) before the request's own
+decisions.
 
 Wire choices that keep real clients on the emulator (``API.md`` §6): ``edgeHost`` is ``"localhost"`` (not
 four dot-separated labels, so no edge cluster) and generated ``tntId``s are bare UUIDs without a
 ``.<cluster>_<n>`` suffix. ``client`` is the first label of a ``{client}.tt.omtrdc.net`` host, else the
-caller's hint, else ``"emulator"``. Requested sections are mirrored (every mbox gets a response; a requested
-``pageLoad`` is always an object); empty lists and empty ``execute``/``prefetch`` objects are omitted. With
-``experienceCloud.analytics.logging == "client_side"`` each decided location carries
-``analytics.payload = {"pe": "tnt", "tnta": "<activity>:<experience>:0|2"}``; with ``trace`` in the request,
-each location carries a ``trace`` (client, visitor, request details, the deciding campaign).
+caller's hint, else the published artifact's client; allocation uses that client. Requested sections are
+mirrored (every mbox gets a response; a requested ``pageLoad`` is always an object); empty lists and empty
+``execute``/``prefetch`` objects are omitted. With ``experienceCloud.analytics.logging == "client_side"`` each
+decided location carries ``analytics.payload = {"pe": "tnt", "tnta": "<activity>:<experience>:0|2"}``; with
+``trace`` in the request each location carries the engine's trace (a repository decision: the emulator's).
 """
 
 from __future__ import annotations
@@ -36,236 +39,79 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ._decide import (
-    METRIC_TYPES,
     CapCounters,
     Decision,
     EmptyRepository,
-    FixtureLocation,
     RepositoryDecider,
     RepositoryView,
-    clone_json,
-    compile_fixtures,
     decode_token,
     encode_token,
     response_tokens,
     stable_int,
 )
+from ._parse import BadRequest, Detail, ParsedRequest, client_from_host, parse
+from ._rules import GeoTable, Rules, decide
 
-__all__ = ["EDGE_HOST", "DeliveryEngine", "EmptyRepository", "RepositoryView"]
+__all__ = ["EDGE_HOST", "DeliveryEngine", "EmptyRepository", "NotificationLog", "RepositoryView"]
 
 EDGE_HOST = "localhost"
 """The ``edgeHost`` the emulator answers: no four dot-separated labels, so clients derive no edge cluster."""
 
-_LOGGING_TYPES = frozenset({"server_side", "client_side"})
-_TARGET_HOST_SUFFIX = ".tt.omtrdc.net"
 _log = logging.getLogger(__name__)
 
 
-class _BadRequest(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class NotificationLog:
+    """The notifications the Delivery endpoint received, newest last (bounded: the oldest are dropped)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._total = 0
+
+    def record(self, entries: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._entries.extend(entries)
+            self._total += len(entries)
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"notifications": [...], "total": <received since the last clear>, "dropped": <no longer kept>}``."""
+        with self._lock:
+            entries = list(self._entries)
+            total = self._total
+        return {"notifications": entries, "total": total, "dropped": total - len(entries)}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._total = 0
 
 
-# ------------------------------------------------------------------------------------------ request parsing
+def _identified(ids: Mapping[str, Any]) -> bool:
+    """Whether the engine has a visitor id to allocate with (else the emulator gives a tntId first)."""
+    if any(isinstance(ids.get(k), str) and ids[k] for k in ("tntId", "marketingCloudVisitorId", "thirdPartyId")):
+        return True
+    for customer in ids.get("customerIds") or ():
+        if isinstance(customer, dict) and customer.get("id") and customer.get("authenticatedState") == "authenticated":
+            return True
+    return False
 
 
-@dataclass(frozen=True)
-class _Detail:
-    """An mbox, view or pageLoad request."""
-
-    index: int | None
-    name: str | None
-    key: str | None
-    parameters: Mapping[str, Any]
-    profile: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class _Request:
-    request_id: str | None
-    visitor_id: dict[str, Any]
-    tnt_id: str | None
-    alt_visitor: str | None  # marketingCloudVisitorId, else thirdPartyId
-    execute_page_load: _Detail | None
-    execute_mboxes: list[_Detail] | None
-    prefetch_page_load: _Detail | None
-    prefetch_views: list[_Detail] | None
-    prefetch_mboxes: list[_Detail] | None
-    notifications: list[dict[str, Any]]
-    client_side: bool
-    trace: bool
-
-
-def _obj(parent: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _BadRequest(f"'{path}' must be an object")
-    return value
-
-
-def _arr(parent: Mapping[str, Any], key: str, path: str) -> list[Any] | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise _BadRequest(f"'{path}' must be an array")
-    return value
-
-
-def _str(parent: Mapping[str, Any], key: str, path: str) -> str | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _BadRequest(f"'{path}' must be a string")
-    return value
-
-
-_EMPTY: Mapping[str, Any] = {}
-
-
-def _detail(raw: object, path: str, *, index: int | None, needs_name: bool) -> _Detail:
-    if not isinstance(raw, dict):
-        raise _BadRequest(f"'{path}' must be an object")
-    name = _str(raw, "name", f"{path}.name")
-    if needs_name and not name:
-        raise _BadRequest(f"'{path}.name' is required (a non-empty string)")
-    if index is not None:
-        raw_index = raw.get("index")
-        if raw_index is not None:
-            if isinstance(raw_index, bool) or not isinstance(raw_index, int):
-                raise _BadRequest(f"'{path}.index' must be an integer")
-            index = raw_index
-    return _Detail(
-        index=index,
-        name=name,
-        key=_str(raw, "key", f"{path}.key"),
-        parameters=_obj(raw, "parameters", f"{path}.parameters") or _EMPTY,
-        profile=_obj(raw, "profileParameters", f"{path}.profileParameters") or _EMPTY,
-    )
-
-
-def _mboxes(section: Mapping[str, Any], path: str) -> list[_Detail] | None:
-    raw = _arr(section, "mboxes", f"{path}.mboxes")
-    if raw is None:
-        return None
-    return [_detail(m, f"{path}.mboxes[{i}]", index=i, needs_name=True) for i, m in enumerate(raw)]
-
-
-def _page_load(section: Mapping[str, Any], path: str) -> _Detail | None:
-    if section.get("pageLoad") is None:
-        return None
-    return _detail(section["pageLoad"], f"{path}.pageLoad", index=None, needs_name=False)
-
-
-def _parse(body: dict[str, Any]) -> _Request:
-    request_id = _str(body, "requestId", "requestId")
-    visitor_id = _obj(body, "id", "id") or {}
-    tnt_id = _str(visitor_id, "tntId", "id.tntId")
-    mcid = _str(visitor_id, "marketingCloudVisitorId", "id.marketingCloudVisitorId")
-    third = _str(visitor_id, "thirdPartyId", "id.thirdPartyId")
-    _arr(visitor_id, "customerIds", "id.customerIds")
-    _obj(body, "context", "context")
-
-    execute = _obj(body, "execute", "execute")
-    prefetch = _obj(body, "prefetch", "prefetch")
-    views: list[_Detail] | None = None
-    if prefetch is not None:
-        raw_views = _arr(prefetch, "views", "prefetch.views")
-        if raw_views is not None:
-            views = [_detail(v, f"prefetch.views[{i}]", index=None, needs_name=False) for i, v in enumerate(raw_views)]
-
-    notifications: list[dict[str, Any]] = []
-    for i, n in enumerate(_arr(body, "notifications", "notifications") or ()):
-        path = f"notifications[{i}]"
-        if not isinstance(n, dict):
-            raise _BadRequest(f"'{path}' must be an object")
-        if not _str(n, "id", f"{path}.id"):
-            raise _BadRequest(f"'{path}.id' is required (a non-empty string)")
-        n_type = _str(n, "type", f"{path}.type")
-        if n_type is not None and n_type not in METRIC_TYPES:
-            raise _BadRequest(f"'{path}.type' must be 'click' or 'display'")
-        timestamp = n.get("timestamp")
-        if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int)):
-            raise _BadRequest(f"'{path}.timestamp' must be an integer (ms since the epoch)")
-        tokens = _arr(n, "tokens", f"{path}.tokens")
-        if tokens is not None and not all(isinstance(t, str) for t in tokens):
-            raise _BadRequest(f"'{path}.tokens' must be an array of strings")
-        mbox = _obj(n, "mbox", f"{path}.mbox")
-        if mbox is not None:
-            _str(mbox, "name", f"{path}.mbox.name")
-        notifications.append(n)
-
-    client_side = False
-    experience_cloud = _obj(body, "experienceCloud", "experienceCloud")
-    if experience_cloud is not None:
-        analytics = _obj(experience_cloud, "analytics", "experienceCloud.analytics")
-        if analytics is not None:
-            logging_type = _str(analytics, "logging", "experienceCloud.analytics.logging")
-            if logging_type is not None and logging_type not in _LOGGING_TYPES:
-                raise _BadRequest("'experienceCloud.analytics.logging' must be 'server_side' or 'client_side'")
-            client_side = logging_type == "client_side"
-
-    return _Request(
-        request_id=request_id or None,
-        visitor_id=visitor_id,
-        tnt_id=tnt_id or None,
-        alt_visitor=mcid or third or None,
-        execute_page_load=_page_load(execute, "execute") if execute is not None else None,
-        execute_mboxes=_mboxes(execute, "execute") if execute is not None else None,
-        prefetch_page_load=_page_load(prefetch, "prefetch") if prefetch is not None else None,
-        prefetch_views=views,
-        prefetch_mboxes=_mboxes(prefetch, "prefetch") if prefetch is not None else None,
-        notifications=notifications,
-        client_side=client_side,
-        trace=_obj(body, "trace", "trace") is not None,
-    )
-
-
-def _client_from_host(host: object) -> str | None:
-    if not isinstance(host, str):
-        return None
-    name = host.strip().lower()
-    if name.startswith("["):  # IPv6 literal
-        return None
-    name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
-    if not name.endswith(_TARGET_HOST_SUFFIX):
-        return None
-    label = name[: -len(_TARGET_HOST_SUFFIX)]
-    if not label or "." in label or label.startswith("mboxedge"):
-        return None
-    return label
-
-
-# -------------------------------------------------------------------------------------------------- engine
-
-
-@dataclass(frozen=True)
-class _Parts:
-    """What decided a location: its options and metrics, the trace campaign and the A4T ``tnta`` value."""
-
-    options: list[dict[str, Any]]
-    metrics: list[dict[str, Any]]
-    campaign: dict[str, Any] | None = None
-    tnta: str | None = None
-
-
-_NOTHING = _Parts([], [])
+def _options(located: Mapping[str, Any]) -> list[dict[str, Any]]:
+    options = located.get("options")
+    return [o for o in options if isinstance(o, dict)] if isinstance(options, list) else []
 
 
 @dataclass
 class _Call:
     """Per-request state while building a response."""
 
-    request: _Request
+    request: ParsedRequest
     tnt_id: str  # the response's id.tntId
     visitor: str
     session_id: str
@@ -275,12 +121,16 @@ class _Call:
 
 
 class DeliveryEngine:
-    """Decides Delivery API requests from fixtures and a repository view; keeps per-org cap counters.
+    """Decides Delivery API requests from the published rules and a repository view; keeps per-org cap counters.
 
     Args:
-        fixtures: the fixture decisions (``API.md`` §6); validated here (``ValueError`` naming the path).
+        fixtures: the fixture decisions (``API.md`` §6), compiled into an artifact (``ValueError`` naming the
+            path when invalid). Ignored when ``rules`` is given.
         seed: makes the priority tie-break and the generated ``requestId``/``tntId`` values deterministic.
-        clock: epoch seconds, for activity and offer date constraints.
+        clock: epoch seconds: the decisions' "now" and the activities' and offers' date constraints.
+        rules: the published rules (shared with the artifact routes); by default built from ``fixtures``.
+        geo: the IP -> geo table (shared with ``GET /v1/geo``).
+        notifications: where received notifications are recorded.
 
     Thread-safe: cap counters and the random generators are guarded by one lock.
     """
@@ -291,8 +141,13 @@ class DeliveryEngine:
         *,
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
+        rules: Rules | None = None,
+        geo: GeoTable | None = None,
+        notifications: NotificationLog | None = None,
     ) -> None:
-        self._fixtures = compile_fixtures(fixtures)
+        self.rules = rules if rules is not None else Rules(fixtures=fixtures, clock=clock)
+        self.geo = geo if geo is not None else GeoTable()
+        self.notifications = notifications if notifications is not None else NotificationLog()
         self._clock = clock
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -300,9 +155,10 @@ class DeliveryEngine:
         self._counters: dict[str, CapCounters] = {}
 
     def reset_counters(self) -> None:
-        """Forget every counted impression (all organizations)."""
+        """Forget every counted impression (all organizations) and every recorded notification."""
         with self._lock:
             self._counters.clear()
+        self.notifications.clear()
 
     def impressions(self, ims_org_id: str, offer_id: str, visitor: str | None = None) -> int:
         """Impressions counted toward caps for an offer (across visitors, or for one visitor's tntId)."""
@@ -334,7 +190,7 @@ class DeliveryEngine:
         """
         try:
             return 200, self._handle(body, query, repository, host, client)
-        except _BadRequest as exc:
+        except BadRequest as exc:
             return 400, {"status": 400, "message": exc.message}
         except Exception:
             _log.exception("the emulator's Delivery engine failed")
@@ -361,22 +217,28 @@ class DeliveryEngine:
     ) -> dict[str, Any]:
         org = query.get("imsOrgId")
         if not isinstance(org, str) or not org:
-            raise _BadRequest("The 'imsOrgId' query parameter is required")
+            raise BadRequest("The 'imsOrgId' query parameter is required")
         session_id = query.get("sessionId")
         if not isinstance(session_id, str) or not session_id:
-            raise _BadRequest("The 'sessionId' query parameter is required")
+            raise BadRequest("The 'sessionId' query parameter is required")
         if isinstance(body, (bytes, bytearray)):
             try:
                 body = json.loads(body)
             except ValueError:
-                raise _BadRequest("The request body must be valid JSON") from None
+                raise BadRequest("The request body must be valid JSON") from None
         if not isinstance(body, dict):
-            raise _BadRequest("The request body must be a JSON object (a DeliveryRequest)")
-        request = _parse(body)
+            raise BadRequest("The request body must be a JSON object (a DeliveryRequest)")
+        request = parse(body)
+        published = self.rules.current
 
         visitor_id = dict(request.visitor_id)
+        engine_body = dict(body)
+        engine_body["requestId"] = request.request_id or self._new_uuid()
         if request.tnt_id is None:
             visitor_id["tntId"] = self._new_uuid()  # no ".<cluster>_<n>" suffix: see API.md §6
+            if not _identified(request.visitor_id):
+                engine_body["id"] = visitor_id  # the engine allocates with the generated tntId
+        _with_indices(engine_body, request)
         visitor = request.tnt_id.split(".", 1)[0] if request.tnt_id else request.alt_visitor or visitor_id["tntId"]
         counters = self._org_counters(org)
         needs_repository = bool(request.execute_mboxes or request.prefetch_mboxes) and not isinstance(
@@ -387,45 +249,71 @@ class DeliveryEngine:
             tnt_id=visitor_id["tntId"],
             visitor=visitor,
             session_id=session_id,
-            client=_client_from_host(host) or (client if isinstance(client, str) and client else "emulator"),
+            client=client_from_host(host) or (client if isinstance(client, str) and client else published.client),
             host=host,
             decider=RepositoryDecider(repository, self._clock(), counters, self._lock, self._rng)
             if needs_repository
             else None,
         )
-        self._count_notifications(request, visitor, counters)
+        self._record_notifications(request, org, session_id, counters, visitor)
+        try:
+            decided = decide(
+                published, engine_body, now=self._clock(), session_id=session_id, geo=self.geo, client=call.client
+            )
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
         response: dict[str, Any] = {
             "status": 200,
-            "requestId": request.request_id or self._new_uuid(),
+            "requestId": engine_body["requestId"],
             "client": call.client,
             "id": visitor_id,
             "edgeHost": EDGE_HOST,
         }
-        execute: dict[str, Any] = {}
-        if request.execute_page_load is not None:
-            execute["pageLoad"] = self._page_load(call, request.execute_page_load, prefetch=False)
-        if request.execute_mboxes:
-            execute["mboxes"] = [self._mbox(call, m, prefetch=False) for m in request.execute_mboxes]
-        if execute:
-            response["execute"] = execute
-        prefetch: dict[str, Any] = {}
-        if request.prefetch_views is not None:
-            views = self._views(call, request.prefetch_views)
-            if views:
-                prefetch["views"] = views
-        if request.prefetch_page_load is not None:
-            prefetch["pageLoad"] = self._page_load(call, request.prefetch_page_load, prefetch=True)
-        if request.prefetch_mboxes:
-            prefetch["mboxes"] = [self._mbox(call, m, prefetch=True) for m in request.prefetch_mboxes]
-        if prefetch:
-            response["prefetch"] = prefetch
+        for mode in ("execute", "prefetch"):
+            section = decided.get(mode)
+            if not isinstance(section, dict):
+                continue
+            details = request.execute_mboxes if mode == "execute" else request.prefetch_mboxes
+            mboxes = section.get("mboxes")
+            if details and isinstance(mboxes, list):
+                section["mboxes"] = [
+                    self._mbox(call, detail, located, prefetch=mode == "prefetch")
+                    for detail, located in zip(details, mboxes, strict=False)
+                ]
+            for key in ("pageLoad", "views"):
+                located_list = section.get(key)
+                for located in located_list if isinstance(located_list, list) else [located_list]:
+                    if isinstance(located, dict):
+                        self._engine_location(call, located)
+            out = {k: v for k, v in section.items() if v not in (None, [])}
+            if out:
+                response[mode] = out
         if request.notifications:
             response["notifications"] = [{"id": n["id"]} for n in request.notifications]
         return response
 
-    def _count_notifications(self, request: _Request, visitor: str, counters: CapCounters) -> None:
-        """A display notification counts one impression per distinct prefetched repository-offer token."""
+    def _record_notifications(
+        self, request: ParsedRequest, org: str, session_id: str, counters: CapCounters, visitor: str
+    ) -> None:
+        """Record what was received; a display notification counts one impression per distinct prefetched
+        repository-offer token (caps)."""
+        if not request.notifications:
+            return
+        received = round(self._clock() * 1000)
+        self.notifications.record(
+            [
+                {
+                    "receivedAt": received,
+                    "imsOrgId": org,
+                    "sessionId": session_id,
+                    "requestId": request.request_id,
+                    "id": dict(request.visitor_id),
+                    "notification": notification,
+                }
+                for notification in request.notifications
+            ]
+        )
         for notification in request.notifications:
             if notification.get("type") != "display":
                 continue
@@ -440,56 +328,31 @@ class DeliveryEngine:
 
     # -- response parts -----------------------------------------------------------------------------------
 
-    def _trace(self, call: _Call, kind: str, detail: _Detail, mode: str, campaign: dict[str, Any] | None) -> Any:
-        details: dict[str, Any] = {"type": mode}
-        if detail.name is not None:
-            details["name"] = detail.name
-        if detail.index is not None:
-            details["index"] = detail.index
-        if detail.key is not None:
-            details["key"] = detail.key
-        if detail.parameters:
-            details["parameters"] = dict(detail.parameters)
-        if detail.profile:
-            details["profileParameters"] = dict(detail.profile)
-        visitor_id = dict(call.request.visitor_id)
-        tnt_id, _, location = call.tnt_id.partition(".")
-        visitor_id["tntId"] = tnt_id
-        visitor_id["profileLocation"] = location or None
-        return {
-            "clientCode": call.client,
-            "profile": {"visitorId": visitor_id},
-            "request": {"sessionId": call.session_id, "host": call.host, kind: details},
-            "campaigns": [campaign] if campaign is not None else [],
-        }
+    def _engine_location(self, call: _Call, located: dict[str, Any]) -> dict[str, Any]:
+        """An engine-decided location as a server answers it: server-side tokens, the A4T payload."""
+        options = _options(located)
+        for option in options:
+            tokens = option.get("responseTokens")
+            if isinstance(tokens, dict) and "activity.decisioningMethod" in tokens:
+                tokens["activity.decisioningMethod"] = "server-side"
+        if options and call.request.client_side:
+            tokens = options[0].get("responseTokens") or {}
+            activity, experience = tokens.get("activity.id"), tokens.get("experience.id")
+            if activity is not None and experience is not None:
+                located["analytics"] = {"payload": {"pe": "tnt", "tnta": f"{activity}:{experience}:0|2"}}
+        return located
 
-    def _fixture_parts(self, call: _Call, location: FixtureLocation | None, *, prefetch: bool) -> _Parts:
-        experience = location.allocate(call.visitor) if location is not None else None
-        if location is None or experience is None:
-            return _NOTHING
-        options: list[dict[str, Any]] = []
-        for fixture_option in experience.options:
-            option: dict[str, Any] = {
-                "type": fixture_option.type,
-                "content": clone_json(fixture_option.content),
-                "responseTokens": dict(fixture_option.response_tokens),
-            }
-            if prefetch:
-                option["eventToken"] = fixture_option.event_token
-            options.append(option)
-        metrics = [dict(m) for m in experience.metrics if prefetch or m.get("type") == "click"]
-        campaign = {
-            "id": location.activity_id,
-            "name": location.name,
-            "experienceId": experience.index,
-            "experienceName": experience.name,
-            "offers": [o["responseTokens"]["offer.id"] for o in options],
-            "source": "fixtures",
-            "decisioningMethod": "server-side",
-        }
-        return _Parts(options, metrics, campaign, f"{location.activity_id}:{experience.index}:0|2")
+    def _mbox(self, call: _Call, detail: Detail, located: Any, *, prefetch: bool) -> dict[str, Any]:
+        name = detail.name or ""
+        decision = None
+        if call.decider is not None and call.decider.has_activity(name):
+            decision = call.decider.decide(name, detail.parameters, detail.profile, call.visitor, count=not prefetch)
+        if decision is None:
+            out = located if isinstance(located, dict) else {"index": detail.index, "name": name}
+            return self._engine_location(call, out)
+        return self._repository_mbox(call, detail, decision, prefetch=prefetch)
 
-    def _repository_parts(self, decision: Decision, *, prefetch: bool) -> _Parts:
+    def _repository_mbox(self, call: _Call, detail: Detail, decision: Decision, *, prefetch: bool) -> dict[str, Any]:
         activity_id = decision.activity.get("@id")
         offer_id = decision.offer.get("@id")
         experience_id = 1 if decision.fallback else 0
@@ -512,74 +375,51 @@ class DeliveryEngine:
             if decision.fallback:
                 payload["f"] = True
             option["eventToken"] = encode_token(payload)
-        campaign = {
-            "id": activity_id,
-            "name": decision.activity.get("xdm:name"),
-            "experienceId": experience_id,
-            "experienceName": experience_name,
-            "offers": [offer_id],
-            "source": "repository",
-            "decisioningMethod": "server-side",
-            "placementId": decision.placement_id,
-            "fallback": decision.fallback,
-            "candidates": list(decision.candidates),
-            "qualified": list(decision.qualified),
-        }
-        return _Parts([option], [], campaign, f"{stable_int(str(activity_id))}:{experience_id}:0|2")
-
-    def _finish(
-        self,
-        call: _Call,
-        out: dict[str, Any],
-        parts: _Parts,
-        kind: str,
-        detail: _Detail,
-        mode: str,
-    ) -> dict[str, Any]:
-        if parts.options:
-            out["options"] = parts.options
-        if parts.metrics:
-            out["metrics"] = parts.metrics
-        if parts.tnta is not None and call.request.client_side:
-            out["analytics"] = {"payload": {"pe": "tnt", "tnta": parts.tnta}}
+        out: dict[str, Any] = {"index": detail.index, "name": detail.name or "", "options": [option]}
+        if call.request.client_side:
+            tnta = f"{stable_int(str(activity_id))}:{experience_id}:0|2"
+            out["analytics"] = {"payload": {"pe": "tnt", "tnta": tnta}}
         if call.request.trace:
-            out["trace"] = self._trace(call, kind, detail, mode, parts.campaign)
+            campaign = {
+                "id": activity_id,
+                "name": decision.activity.get("xdm:name"),
+                "experienceId": experience_id,
+                "experienceName": experience_name,
+                "offers": [offer_id],
+                "source": "repository",
+                "decisioningMethod": "server-side",
+                "placementId": decision.placement_id,
+                "fallback": decision.fallback,
+                "candidates": list(decision.candidates),
+                "qualified": list(decision.qualified),
+            }
+            out["trace"] = self._trace(call, detail, "prefetch" if prefetch else "execute", campaign)
         return out
 
-    def _mbox(self, call: _Call, detail: _Detail, *, prefetch: bool) -> dict[str, Any]:
-        name = detail.name or ""
-        decision = None
-        if call.decider is not None and call.decider.has_activity(name):
-            decision = call.decider.decide(name, detail.parameters, detail.profile, call.visitor, count=not prefetch)
-        if decision is not None:
-            parts = self._repository_parts(decision, prefetch=prefetch)
-        else:
-            parts = self._fixture_parts(call, self._fixtures.mboxes.get(name), prefetch=prefetch)
-        out: dict[str, Any] = {"index": detail.index, "name": name}
-        return self._finish(call, out, parts, "mbox", detail, "prefetch" if prefetch else "execute")
+    @staticmethod
+    def _trace(call: _Call, detail: Detail, mode: str, campaign: dict[str, Any]) -> Any:
+        details: dict[str, Any] = {"type": mode, "name": detail.name, "index": detail.index}
+        if detail.parameters:
+            details["parameters"] = dict(detail.parameters)
+        if detail.profile:
+            details["profileParameters"] = dict(detail.profile)
+        visitor_id = dict(call.request.visitor_id)
+        tnt_id, _, location = call.tnt_id.partition(".")
+        visitor_id["tntId"] = tnt_id
+        visitor_id["profileLocation"] = location or None
+        return {
+            "clientCode": call.client,
+            "profile": {"visitorId": visitor_id},
+            "request": {"sessionId": call.session_id, "host": call.host, "mbox": details},
+            "campaigns": [campaign],
+        }
 
-    def _page_load(self, call: _Call, detail: _Detail, *, prefetch: bool) -> dict[str, Any]:
-        parts = self._fixture_parts(call, self._fixtures.page_load, prefetch=prefetch)
-        return self._finish(call, {}, parts, "pageLoad", detail, "prefetch" if prefetch else "execute")
 
-    def _views(self, call: _Call, requested: list[_Detail]) -> list[dict[str, Any]]:
-        fixture_views = self._fixtures.views
-        chosen: dict[str, _Detail] = {}
-        for detail in requested:
-            if detail.name is None:
-                for name in fixture_views:
-                    chosen.setdefault(name, detail)
-            elif detail.name in fixture_views:
-                chosen.setdefault(detail.name, detail)
-        views: list[dict[str, Any]] = []
-        for name in sorted(chosen):
-            detail = chosen[name]
-            parts = self._fixture_parts(call, fixture_views[name], prefetch=True)
-            if not parts.options and not parts.metrics:
-                continue
-            out: dict[str, Any] = {"name": name}
-            if detail.key is not None:
-                out["key"] = detail.key
-            traced = detail if detail.name is not None else replace(detail, name=name)
-            views.append(self._finish(call, out, parts, "view", traced, "prefetch"))
-        return views
+def _with_indices(body: dict[str, Any], request: ParsedRequest) -> None:
+    """Give every requested mbox its ``index`` (its position when it has none), in copies of the sections."""
+    for mode, details in (("execute", request.execute_mboxes), ("prefetch", request.prefetch_mboxes)):
+        if not details:
+            continue
+        section = dict(body[mode])
+        section["mboxes"] = [{**raw, "index": d.index} for raw, d in zip(section["mboxes"], details, strict=True)]
+        body[mode] = section

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -12,6 +11,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import mmh3
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -46,6 +46,7 @@ TOKEN_KEYS = {
     "option.id",
     "activity.decisioningMethod",
 }
+FIXTURE_TOKEN_KEYS = TOKEN_KEYS | {"option.name"}  # the response tokens of a compiled fixtures artifact
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -468,13 +469,19 @@ def test_fixture_allocation_is_stable_per_visitor_and_ignores_the_cluster_suffix
     )
 
 
-def test_fixture_allocation_uses_the_documented_sha256_bucket(engine: DeliveryEngine) -> None:
+def test_fixture_allocation_is_targets_murmur3_allocation(engine: DeliveryEngine) -> None:
+    # fixtures compile into allocation ranges (A: [0, 50], B: (50, 100]) over Target's hash:
+    # murmur3_x86_32("{client}.{activityId}.{visitorId}.0" as UTF-16 code units), |h| % 10000 / 100
+    # (this replaced the emulator's own sha256 bucket of earlier versions)
+    seen = set()
     for n in range(60):
         visitor = f"v{n}"
-        digest = hashlib.sha256(f"mbox\x1fhero\x1f{visitor}".encode()).digest()
-        expected = "A" if int.from_bytes(digest[:8], "big") / 2**64 * 100 < 50 else "B"
-        got = first_option(ok(engine, execute("hero", visitor + ".9_9")))["responseTokens"]["experience.name"]
-        assert got == expected, visitor
+        tokens = first_option(ok(engine, execute("hero", visitor + ".9_9")))["responseTokens"]
+        h = mmh3.hash(f"demo.{tokens['activity.id']}.{visitor}.0".encode("utf-16-le"), 0)
+        allocation = round((abs(h) % 10000) / 10000 * 100, 2)
+        assert tokens["experience.name"] == ("A" if allocation <= 50 else "B"), (visitor, allocation)
+        seen.add(tokens["experience.name"])
+    assert seen == {"A", "B"}
 
 
 def test_fixture_allocation_follows_the_weights() -> None:
@@ -516,7 +523,7 @@ def test_execute_and_prefetch_mbox_shapes(engine: DeliveryEngine) -> None:
     assert set(executed) == {"index", "name", "options", "metrics"}
     assert executed["options"][0]["type"] == "html" and executed["options"][0]["content"] == "<b>blue</b>"
     assert "eventToken" not in executed["options"][0]
-    assert set(executed["options"][0]["responseTokens"]) == TOKEN_KEYS
+    assert set(executed["options"][0]["responseTokens"]) == FIXTURE_TOKEN_KEYS
     assert executed["options"][0]["responseTokens"]["activity.decisioningMethod"] == "server-side"
     assert [m["type"] for m in executed["metrics"]] == ["click"]  # execute keeps click metrics only
     assert executed["metrics"][0]["eventToken"]
@@ -524,8 +531,7 @@ def test_execute_and_prefetch_mbox_shapes(engine: DeliveryEngine) -> None:
     prefetched, unknown = response["prefetch"]["mboxes"]
     assert (prefetched["index"], prefetched["name"]) == (2, "hero")
     assert isinstance(prefetched["options"][0]["eventToken"], str) and prefetched["options"][0]["eventToken"]
-    assert [m["type"] for m in prefetched["metrics"]] == ["click", "display"]
-    assert all(m["eventToken"] for m in prefetched["metrics"])
+    assert "metrics" not in prefetched  # prefetched mboxes carry no metrics (on-device.md §6), views do
     assert unknown == {"index": 1, "name": "unknown"}  # no options when nothing matches
     assert "pageLoad" not in response["execute"] and "views" not in response["prefetch"]
 
@@ -554,7 +560,8 @@ def test_named_views_return_only_those(engine: DeliveryEngine) -> None:
     body = {"id": {"tntId": "v"}, "prefetch": {"views": [{"name": "home", "key": "k1"}, {"name": "home"}]}}
     views = ok(engine, body)["prefetch"]["views"]
     assert len(views) == 1
-    assert views[0]["name"] == "home" and views[0]["key"] == "k1"
+    # a view's key comes from the artifact's rule (on-device.md §5), not from the request
+    assert views[0]["name"] == "home" and "key" not in views[0]
     assert views[0]["options"][0]["content"] == "<i>home</i>"
     nothing = ok(engine, {"id": {"tntId": "v"}, "prefetch": {"views": [{"name": "nope"}]}})
     assert "prefetch" not in nothing
@@ -571,7 +578,7 @@ def test_page_load_execute_and_prefetch(engine: DeliveryEngine) -> None:
     assert executed["options"][0]["content"] == "<p>page</p>"
     assert "eventToken" not in executed["options"][0]
     assert prefetched["options"][0]["eventToken"]
-    assert set(prefetched["options"][0]["responseTokens"]) == TOKEN_KEYS
+    assert set(prefetched["options"][0]["responseTokens"]) == FIXTURE_TOKEN_KEYS
     # a requested pageLoad without fixture content is still an (empty) object
     assert ok(DeliveryEngine(), {"execute": {"pageLoad": {}}})["execute"] == {"pageLoad": {}}
 
@@ -598,6 +605,7 @@ def test_analytics_client_side_adds_a_payload_per_decided_location(engine: Deliv
 
 
 def test_trace_is_added_per_location_when_requested(engine: DeliveryEngine) -> None:
+    # the engine's trace (on-device.md §10), as an on-device client gives it
     body = {
         "id": {"tntId": "v.12_0"},
         "trace": {"authorizationToken": "tok"},
@@ -608,16 +616,12 @@ def test_trace_is_added_per_location_when_requested(engine: DeliveryEngine) -> N
     hero, unknown = response["execute"]["mboxes"]
     trace = hero["trace"]
     assert trace["clientCode"] == "demo"
-    assert trace["profile"]["visitorId"] == {"tntId": "v", "profileLocation": "12_0"}
+    assert trace["profile"]["visitorId"]["tntId"] == "v.12_0"
     assert trace["request"]["sessionId"] == "s1"
-    assert trace["request"]["mbox"] == {
-        "type": "execute",
-        "name": "hero",
-        "index": 0,
-        "parameters": {"p": "1"},
-    }
-    assert trace["campaigns"][0]["source"] == "fixtures"
+    assert trace["request"]["mbox"] == {"type": "execute", "name": "hero", "index": 0, "parameters": {"p": "1"}}
+    assert trace["artifact"]["artifactLocation"] == "/emulator/production/v1/rules.json"
     assert trace["campaigns"][0]["id"] == hero["options"][0]["responseTokens"]["activity.id"]
+    assert trace["evaluatedCampaignTargets"][0]["context"]["mbox"]["p"] == "1"
     assert unknown["trace"]["campaigns"] == []
     assert response["prefetch"]["views"][0]["trace"]["request"]["view"]["type"] == "prefetch"
     del body["trace"]
