@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import enum
 import logging
 import ssl
 import time
@@ -15,18 +14,10 @@ import anyio
 import httpx
 import sniffio
 
-from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
-from .._http import HTTPCore
+from .._client_base import ClientBase, ClientState
+from .._exceptions import ConfigurationError, ValidationError
 from .._retry import DEFAULT_RETRIES, RetryPolicy
-from .._settings import (
-    DEFAULT_MAX_RESPONSE_SIZE,
-    check_header_value,
-    check_max_response_size,
-    check_proxy,
-    check_retries,
-    check_timeout,
-    check_verify,
-)
+from .._settings import DEFAULT_MAX_RESPONSE_SIZE, check_header_value
 from .._version import __version__
 from ..models import DeliveryRequest, ExecuteRequest, MboxRequest
 from ._artifacts import ArtifactStatus
@@ -61,19 +52,13 @@ _SDK_HEADERS = {
 DEFAULT_CONCURRENCY = 64
 
 
-class _State(enum.Enum):
-    UNOPENED = 1  # built, no request sent yet
-    OPENED = 2  # used or entered: the connection pool may hold connections
-    CLOSED = 3  # aclose() ran: unusable
-
-
 def _opt_str(value: Any, field: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise ConfigurationError(f"{field} must be a string", field=field)
 
 
-class AsyncTargetClient:
+class AsyncTargetClient(ClientBase):
     """Decide offers with the Target Delivery API from asyncio (or trio) code.
 
     Args:
@@ -158,48 +143,35 @@ class AsyncTargetClient:
         check_header_value(client, "client")
         check_client_code(client)
         check_header_value(organization_id, "organization_id")
-        timeout = check_timeout(timeout)
         if not isinstance(secure, bool):
             raise ConfigurationError("secure must be a bool", field="secure")
         if environment_id is not None and (isinstance(environment_id, bool) or not isinstance(environment_id, int)):
             raise ConfigurationError("environment_id must be an integer", field="environment_id")
-        policy = check_retries(retries)
-        proxy = check_proxy(proxy)
-        max_response_size = check_max_response_size(max_response_size)
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
-            raise ConfigurationError("max_connections must be a positive integer", field="max_connections")
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError("http_client must be an httpx.AsyncClient", field="http_client")
         if events is not None and (not isinstance(events, Mapping) or not all(callable(h) for h in events.values())):
             raise ConfigurationError("events must map event names to callables", field="events")
-        if logger is not None and not isinstance(logger, logging.Logger | logging.LoggerAdapter):
-            raise ConfigurationError("logger must be a logging.Logger", field="logger")
-        verify = check_verify(verify)
+        self._init_http(
+            timeout=timeout,
+            retries=retries,
+            verify=verify,
+            proxy=proxy,
+            http2=http2,
+            max_connections=max_connections,
+            http_client=http_client,
+            transport=transport,
+            headers=_SDK_HEADERS,
+            logger=logger,
+            max_response_size=max_response_size,
+        )
         self.client = client
         self.organization_id = organization_id
         self.server_domain = check_server_domain(server_domain)
         self.secure = secure
-        self.timeout = float(timeout)
         self.property_token = _opt_str(property_token, "property_token")
         self.environment_id = environment_id
         self.version = _opt_str(version, "version")
         self.decisioning_method = check_decisioning_method(decisioning_method, "decisioning_method")
         self.events: dict[str, Callable[..., Any]] = dict(events or {})
-        self.logger = logger or logging.getLogger("target_async")
         self._router = Router(client=client, server_domain=self.server_domain, secure=secure, hint=target_location_hint)
-        self._http = HTTPCore(
-            timeout=self.timeout,
-            retries=policy,
-            verify=verify,
-            proxy=proxy,
-            http2=http2,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            http_client=http_client,
-            transport=transport,
-            headers=_SDK_HEADERS,
-            logger=self.logger,
-            max_response_size=max_response_size,
-        )
         on_device = OnDeviceSettings.build(
             client=client,
             property_token=self.property_token,
@@ -224,7 +196,6 @@ class AsyncTargetClient:
         )
         self._is_twin = False
         self._ready_sent = False
-        self._state = _State.UNOPENED
         self._base_query = {"imsOrgId": organization_id}
         if self.version is not None:
             self._base_query["version"] = self.version
@@ -266,28 +237,10 @@ class AsyncTargetClient:
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> AsyncTargetClient:
-        if self._state is _State.CLOSED:
-            raise ClientClosedError("Cannot reopen a client instance once it has been closed")
-        if self._state is _State.UNOPENED:
-            self._state = _State.OPENED
-            self._opened()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Send pending on-device notifications, stop artifact polling, release the connection pool (a shared
-        ``http_client`` stays open). Idempotent."""
-        if self._state is _State.CLOSED:
-            return
-        try:
-            if not self._is_twin:
-                await self._local.aclose()
-        finally:
-            self._state = _State.CLOSED
-            await self._http.aclose()
+    async def _closing(self) -> None:
+        """``aclose()``: send pending on-device notifications and stop artifact polling (the original only)."""
+        if not self._is_twin:
+            await self._local.aclose()
 
     def _twin(self) -> AsyncTargetClient:
         """This client for another event loop: the same settings and edge routing, a connection pool of its own.
@@ -297,17 +250,10 @@ class AsyncTargetClient:
         """
         twin = copy.copy(self)
         twin._http = self._http.twin()
-        twin._state = _State.UNOPENED
+        twin._state = ClientState.UNOPENED
         twin._is_twin = True  # the on-device part (artifact, engine, notifications) stays the original's
         twin.events = {}
         return twin
-
-    def _check_open(self) -> None:
-        if self._state is _State.CLOSED:
-            raise ClientClosedError("this AsyncTargetClient is closed")
-        if self._state is _State.UNOPENED:
-            self._state = _State.OPENED
-            self._opened()
 
     def _opened(self) -> None:
         """First use: start on-device decisioning, or (server-side) fire ``client_ready`` once the caller's

@@ -10,20 +10,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._exceptions import ClientClosedError, ConfigurationError, ValidationError
-from .._http import Answer, HTTPCore, VerifyTypes
+from .._client_base import ClientBase
+from .._exceptions import ConfigurationError, ValidationError
+from .._http import Answer, VerifyTypes
 from .._ids import request_id as new_request_id
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import json_dumps
 from .._settings import (
     DEFAULT_MAX_RESPONSE_SIZE,
     check_header_value,
-    check_max_response_size,
-    check_proxy,
-    check_retries,
-    check_timeout,
     check_token,
-    check_verify,
 )
 from ._links import escape_reason
 from ._media import MediaTypes
@@ -45,7 +41,7 @@ def _config_str(value: Any, name: str) -> str:
     return check_header_value(value.strip(), name)  # no CR/LF or other control character (header injection)
 
 
-class RepositoryBase:
+class RepositoryBase(ClientBase):
     """Options, lifecycle and request plumbing; the API is :class:`AsyncRepositoryClient`."""
 
     def __init__(
@@ -77,17 +73,10 @@ class RepositoryBase:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {base_url!r}", field="base_url")
         self.base_url = base if base.endswith("/") else base + "/"
-        seconds = check_timeout(timeout)
-        policy = check_retries(retries)
-        proxy = check_proxy(proxy)
-        max_response_size = check_max_response_size(max_response_size)
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise ConfigurationError("http_client must be an httpx.AsyncClient", field="http_client")
         self._media = MediaTypes(media_type_version)
-        verify = check_verify(verify)  # last: warns for verify=False once the options are valid
-        self._core = HTTPCore(
-            timeout=seconds,
-            retries=policy,
+        self._init_http(
+            timeout=timeout,
+            retries=retries,
             verify=verify,
             proxy=proxy,
             http_client=http_client,
@@ -95,26 +84,12 @@ class RepositoryBase:
             logger=logger,
             max_response_size=max_response_size,
         )
-        self._closed = False
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}, org_id={self.org_id!r}, "
             f"sandbox_name={self.sandbox_name!r})"
         )
-
-    async def __aenter__(self: B) -> B:
-        if self._closed:
-            raise ClientClosedError(f"Cannot reopen a closed {type(self).__name__}")
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Release the connection pool (a caller's ``http_client`` is left open). Idempotent."""
-        self._closed = True
-        await self._core.aclose()
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -152,8 +127,7 @@ class RepositoryBase:
         request_timeout: float | None = None,
         request_id: str | None = None,
     ) -> Answer:
-        if self._closed:
-            raise ClientClosedError(f"the {type(self).__name__} is closed")
+        self._check_open()
         reason = escape_reason(url, self.base_url)
         if reason is not None:  # the last guard: links from answers were checked when they were read
             raise ValidationError(
@@ -170,7 +144,7 @@ class RepositoryBase:
             hdrs["Content-Type"] = content_type
         if headers:
             hdrs.update(headers)
-        return await self._core.send(
+        return await self._http.send(
             method,
             url,
             idempotent=idempotent,

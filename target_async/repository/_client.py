@@ -272,8 +272,8 @@ class AsyncRepositoryClient(RepositoryBase):
                 attempt += 1
                 if attempt >= max_attempts:
                     raise
-                self._core.logger.info("update of %s conflicted (attempt %d), retrying", iid, attempt)
-                await anyio.sleep(self._core.retries.delay(attempt - 1) or 0.0)
+                self._http.logger.info("update of %s conflicted (attempt %d), retrying", iid, attempt)
+                await anyio.sleep(self._http.retries.delay(attempt - 1) or 0.0)
 
     # --- lists and search ---------------------------------------------------------------------------
 

@@ -399,7 +399,7 @@ class DeleteOperation:
     async def _wait(self, budget: float) -> None:
         deadline = time.monotonic() + budget
         attempt = 0
-        log = self._client._core.logger
+        log = self._client._http.logger
         if self._delay_headers is not None and parse_retry_after(self._delay_headers) is not None:
             # the last answer (the DELETE's 202, or a poll before this call) asked for a pause: honour it first
             await _sleep(max(0.0, min(deadline - time.monotonic(), poll_delay(0, self._delay_headers))))
@@ -411,7 +411,7 @@ class DeleteOperation:
                     continuation_token=self.continuation_token(),
                 )
             try:
-                status = await self.poll_once(request_timeout=min(self._client._core.timeout, remaining))
+                status = await self.poll_once(request_timeout=min(self._client._http.timeout, remaining))
             except (RateLimitError, ServerError, TransportError) as exc:
                 if isinstance(exc, ServerError) and exc.status not in _TRANSIENT_5XX:
                     raise
