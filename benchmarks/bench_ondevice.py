@@ -350,17 +350,20 @@ async def run_memory(payload: bytes, bodies: list[dict[str, Any]], warmup: int) 
 
 
 def official_python(path: str | None, log: Any) -> Path | None:
-    python = Path(path) if path else OFFICIAL_PYTHON
-    if python.exists():
-        return python
+    """The official SDK's python: ``path``, else ``.venv-official`` made or repaired by ``scripts/official-venv``
+    (it returns at once when the SDK and its JSON Logic already work)."""
     if path:
-        raise SystemExit(f"{python} does not exist")
-    log("creating .venv-official (sh scripts/official-venv) ...")
+        python = Path(path)
+        if not python.exists():
+            raise SystemExit(f"{python} does not exist")
+        return python
+    if not OFFICIAL_PYTHON.exists():
+        log("creating .venv-official (sh scripts/official-venv) ...")
     made = subprocess.run(["sh", str(ROOT / "scripts" / "official-venv")], capture_output=True, text=True)
-    if made.returncode != 0 or not python.exists():
-        log(f"could not create .venv-official: {made.stderr.strip()[-400:]}")
+    if made.returncode != 0 or not OFFICIAL_PYTHON.exists():
+        log(f"no usable .venv-official (scripts/official-venv failed): {made.stderr.strip()[-400:]}")
         return None
-    return python
+    return OFFICIAL_PYTHON
 
 
 def run_official(python: Path, scenarios: dict[str, list[dict[str, Any]]], memory: list[dict[str, Any]]) -> Any:

@@ -21,7 +21,9 @@ How it runs:
   run by ``_official_worker.py`` with that venv's python. The venv is reused when it imports.
 - The 10,000-call soak of the callback facade (threads and RSS after 2,000 and after 10,000 calls) runs once.
 - Extras: ``bench_emulator_paging.py`` (paging throughput and the issue-5 index check, 1k vs 100k
-  instances) and the pytest-benchmark serialization microbenchmarks (``test_serialization.py``).
+  instances), the pytest-benchmark serialization microbenchmarks (``test_serialization.py``) and
+  ``bench_ondevice.py`` (on-device decisioning against Adobe's engine in ``.venv-official``; its targets join the
+  targets table, its own table goes to ``benchmarks/results/ondevice.md``).
 
 Modes (see ``benchmarks/README.md``): ``get_offers_many`` at each ``--concurrency`` level on asyncio and
 uvloop; the callback facade (``TargetClient`` with ``callback=``; at most ``--window`` calls in flight,
@@ -47,7 +49,7 @@ Flags:
     --no-uvloop          skip the uvloop rows
     --no-official        skip the official SDK (its targets are then not evaluated)
     --reinstall-official rebuild benchmarks/.official-venv
-    --no-extras          skip the paging benchmark and the serialization microbenchmarks
+    --no-extras          skip the paging benchmark, the serialization microbenchmarks and the on-device benchmark
     --pin                pin each stub to CPU 1 and each worker to CPU 0
     --quick              a smoke run: 1 round, a quarter of the calls
     --out PATH           Markdown output (default benchmarks/results/latest.md)
@@ -705,6 +707,7 @@ def main() -> None:
     if not args.no_extras:
         extras["paging"] = _run_paging(args, log)
         extras["serialization"] = _run_serialization(log)
+        extras["ondevice"] = _run_ondevice(args, log)
     elapsed = time.perf_counter() - started
     busy1 = _cpu_busy()
     own1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -886,6 +889,9 @@ def evaluate_targets(
         for label, r in paging["index"].items():
             name = f"list p50, {paging['large']:,} vs {paging['small']:,} instances ({label})"
             add(name, r["ratio"], 2.0, higher=False)
+    ondevice = extras.get("ondevice")
+    if ondevice:
+        rows += [[f"on-device: {r[0]}", *r[1:]] for r in ondevice["targets"]]
     return rows
 
 
@@ -904,6 +910,19 @@ def _run_paging(args: argparse.Namespace, log: Any) -> dict[str, Any] | None:
         log(f"paging benchmark failed: {out.stderr.strip()[-400:]}")
         return None
     log("paging benchmark done")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _run_ondevice(args: argparse.Namespace, log: Any) -> dict[str, Any] | None:
+    cmd = [sys.executable, str(HERE / "bench_ondevice.py"), "--json-line"]
+    cmd += ["--quick"] if args.quick else []
+    cmd += ["--no-official"] if args.no_official else []
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        log(f"on-device benchmark failed: {out.stderr.strip()[-400:]}")
+        return None
+    log("on-device benchmark done (benchmarks/results/ondevice.md)")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -995,6 +1014,18 @@ def write_markdown(path: Path, **kw: Any) -> None:
                     for k, v in paging["index"].items()
                 ],
             ),
+            "",
+        ]
+    ondevice = kw["extras"].get("ondevice")
+    if ondevice:
+        from bench_ondevice import HEADERS as ONDEVICE_HEADERS
+
+        lines += [
+            "## On-device decisioning against Adobe's engine (`bench_ondevice.py`, per call)",
+            "",
+            *table(ONDEVICE_HEADERS, ondevice["rows"]),
+            "",
+            "Its targets are in the targets table above; method and notes: `benchmarks/results/ondevice.md`.",
             "",
         ]
     serial = kw["extras"].get("serialization")
