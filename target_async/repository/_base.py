@@ -126,6 +126,7 @@ class RepositoryBase(ClientBase):
         headers: Mapping[str, str] | None = None,
         request_timeout: float | None = None,
         request_id: str | None = None,
+        retry: bool = True,
     ) -> Answer:
         self._check_open()
         reason = escape_reason(url, self.base_url)
@@ -153,6 +154,30 @@ class RepositoryBase(ClientBase):
             content=content,
             timeout=request_timeout,
             credentials=self._authorization,  # the token callable runs inside the call's deadline
+            retry=retry,
+        )
+
+    # --- what delete polling needs (repository/_polling.py StatusSource) ----------------------------------
+
+    async def _read_instance_state(self, container_id: str, instance_id: str, *, request_timeout: float) -> Answer:
+        return await self._send(
+            "GET",
+            self._instance_url(container_id, instance_id),
+            idempotent=True,
+            accept=self._media.read_accept(None),
+            request_timeout=request_timeout,
+            retry=False,
+        )
+
+    async def _read_delete_status(self, url: str, *, request_timeout: float, request_id: str) -> Answer:
+        return await self._send(
+            "GET",
+            url,
+            idempotent=True,
+            accept=self._media.receipt,
+            request_timeout=request_timeout,
+            request_id=request_id,
+            retry=False,
         )
 
     @staticmethod

@@ -36,7 +36,7 @@ import binascii
 import json
 import time
 from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 import attrs
@@ -62,10 +62,11 @@ from ._links import escape_reason
 from ._params import require_id
 
 if TYPE_CHECKING:
-    from ._base import RepositoryBase
+    import logging
 
 __all__ = [
     "DEFAULT_POLLING_TIMEOUT",
+    "StatusSource",
     "POLL_DELAYS",
     "POLL_MAX_RETRY_AFTER",
     "POLL_MIN_INTERVAL",
@@ -180,6 +181,22 @@ def outcome_of(body: Any, instance_id: str) -> DeleteOutcome:
     )
 
 
+class StatusSource(Protocol):
+    """What a :class:`DeleteOperation` needs from its client, and nothing more: two reads, the repository base
+    (to check links and tokens), the per-request timeout and the logger. The client sends each read once (its
+    own retry policy is off for them): the operation's poll loop is the one owner of waiting and retrying."""
+
+    base_url: str
+    timeout: float
+    logger: logging.Logger
+
+    async def _read_instance_state(self, container_id: str, instance_id: str, *, request_timeout: float) -> Answer:
+        """``GET`` the instance (``NotFoundError`` once it is gone)."""
+
+    async def _read_delete_status(self, url: str, *, request_timeout: float, request_id: str) -> Answer:
+        """``GET`` the delete status resource."""
+
+
 class DeleteOperation:
     """A delete in progress; ``await op`` is ``await op.result()``.
 
@@ -194,7 +211,7 @@ class DeleteOperation:
 
     def __init__(
         self,
-        client: RepositoryBase,
+        client: StatusSource,
         *,
         container_id: str,
         instance_id: str,
@@ -256,7 +273,7 @@ class DeleteOperation:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
     @classmethod
-    def from_continuation_token(cls, client: RepositoryBase, token: str) -> DeleteOperation:
+    def from_continuation_token(cls, client: StatusSource, token: str) -> DeleteOperation:
         """Resume a pending delete; the token must come from a client with the same base URL."""
         try:
             padded = token + "=" * (-len(token) % 4)
@@ -317,14 +334,9 @@ class DeleteOperation:
             return self.status
         client = self._client
         if self._mode == "confirm":
-            url = client._instance_url(self.container_id, self.instance_id)
             try:
-                response = await client._send(
-                    "GET",
-                    url,
-                    idempotent=True,
-                    accept=client._media.read_accept(None),
-                    request_timeout=request_timeout,
+                response = await client._read_instance_state(
+                    self.container_id, self.instance_id, request_timeout=request_timeout or client.timeout
                 )
             except NotFoundError:
                 self._decide(DeleteOutcome(status="confirmed", instance_id=self.instance_id))
@@ -335,13 +347,8 @@ class DeleteOperation:
         assert self.polling_url is not None
         rid = new_request_id()  # this poll's own id (``self.request_id`` is the DELETE's)
         try:
-            response = await client._send(
-                "GET",
-                self.polling_url,
-                idempotent=True,
-                accept=client._media.receipt,
-                request_timeout=request_timeout,
-                request_id=rid,
+            response = await client._read_delete_status(
+                self.polling_url, request_timeout=request_timeout or client.timeout, request_id=rid
             )
         except NotFoundError as exc:
             raise OperationExpiredError(
@@ -399,7 +406,7 @@ class DeleteOperation:
     async def _wait(self, budget: float) -> None:
         deadline = time.monotonic() + budget
         attempt = 0
-        log = self._client._http.logger
+        log = self._client.logger
         if self._delay_headers is not None and parse_retry_after(self._delay_headers) is not None:
             # the last answer (the DELETE's 202, or a poll before this call) asked for a pause: honour it first
             await _sleep(max(0.0, min(deadline - time.monotonic(), poll_delay(0, self._delay_headers))))
@@ -411,7 +418,7 @@ class DeleteOperation:
                     continuation_token=self.continuation_token(),
                 )
             try:
-                status = await self.poll_once(request_timeout=min(self._client._http.timeout, remaining))
+                status = await self.poll_once(request_timeout=min(self._client.timeout, remaining))
             except (RateLimitError, ServerError, TransportError) as exc:
                 if isinstance(exc, ServerError) and exc.status not in _TRANSIENT_5XX:
                     raise
