@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .._exceptions import ClientForkedError, TargetError, WrongThreadError
-from ._runner import Dispatcher, warn_if_blocking_a_loop
+from ._callback_thread import CallbackThread
+from ._guards import warn_if_blocking_a_loop
 
 __all__ = ["AsyncResult", "AsyncResultTimeout"]
 
@@ -44,7 +45,7 @@ class AsyncResult(Generic[T]):
         "__weakref__",
         "_callback",
         "_context",
-        "_dispatcher",
+        "_callbacks",
         "_err_callback",
         "_event",
         "_future",
@@ -56,14 +57,14 @@ class AsyncResult(Generic[T]):
     def __init__(
         self,
         future: cf.Future[T],
-        dispatcher: Dispatcher,
+        callbacks: CallbackThread,
         *,
         callback: Callable[[T], object] | None = None,
         err_callback: Callable[[BaseException], object] | None = None,
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
     ) -> None:
         self._future = future
-        self._dispatcher = dispatcher
+        self._callbacks = callbacks
         self._callback = callback
         self._err_callback = err_callback
         self._logger = logger or _log
@@ -74,7 +75,7 @@ class AsyncResult(Generic[T]):
         future.add_done_callback(self._on_done)  # runs on the loop thread (or a cancelling one): only enqueue
 
     def _on_done(self, _: cf.Future[T]) -> None:
-        self._dispatcher.submit(self._deliver)
+        self._callbacks.submit(self._deliver)
 
     def _deliver(self) -> None:
         future = self._future
@@ -123,7 +124,7 @@ class AsyncResult(Generic[T]):
     def _wait(self, timeout: float | None, what: str) -> None:
         if self._event.is_set() or (timeout is not None and timeout <= 0):
             return
-        if self._dispatcher.is_current():
+        if self._callbacks.is_current():
             raise WrongThreadError(
                 f"{what} was called from a target_async callback or event handler for a "
                 "result that is not ready yet: results become ready on this very thread, so it would wait "

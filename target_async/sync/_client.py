@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import contextvars
-import inspect
-import logging
 import sys
-import time
-import types
-import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypedDict, TypeVar, overload
 
@@ -18,8 +12,10 @@ from ..delivery._artifacts import ArtifactStatus
 from ..delivery._options import DeliveryOptions
 from ..models import DeliveryRequest
 from ._async_result import AsyncResult
-from ._lanes import Lanes, loop_running_here
-from ._runner import Bridge, BridgedClient, Dispatcher
+from ._base import SyncClient
+from ._callback_thread import CallbackThread
+from ._events import ReadyWatch, ready_handler, relay_events
+from ._strategy import ExecutionStrategy
 
 __all__ = ["CallOptions", "TargetClient"]
 
@@ -61,15 +57,12 @@ class _ErrCallbackOnly(CallOptions, _HasErrCallback, total=False):
     pass
 
 
-_CLIENT_READY = "client_ready"
-# client_ready fires once create() has returned and its caller has moved on (normally a few ms later), and
-# never later than _READY_MAX_WAIT after create() (Adobe's SDK waits a fixed 100 ms).
-_READY_GRACE = 0.01
-_READY_POLL = 0.005
-_READY_MAX_WAIT = 0.1
+def _lane_client(aclient: AsyncTargetClient) -> AsyncTargetClient:
+    """A lane's async client: the same settings and edge routing, a connection pool for the lane's loop."""
+    return aclient._twin()
 
 
-class TargetClient(BridgedClient):
+class TargetClient(SyncClient):
     """Adobe Target's documented ``TargetClient``: blocking calls, or callbacks with an ``AsyncResult``.
 
     Build it with :meth:`create`. Blocking calls run on the calling thread, on an event loop that thread keeps
@@ -78,9 +71,7 @@ class TargetClient(BridgedClient):
     Close the client with :meth:`close` or use it as a context manager.
     """
 
-    _bridge: Bridge
-    _aclient: AsyncTargetClient
-    _lanes: Lanes
+    _strategy: ExecutionStrategy[AsyncTargetClient]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise UsageError("Please use TargetClient.create static method instead")
@@ -112,42 +103,37 @@ class TargetClient(BridgedClient):
         if not options:
             raise ConfigurationError("Options are required", field="options")
         caller = sys._getframe(1) if hasattr(sys, "_getframe") else None
-        bridge = Bridge("TargetClient", "AsyncTargetClient")
-        events = _EventRelay(options, bridge.dispatcher)
-        try:
-            aclient = bridge.call_sync(lambda: AsyncTargetClient.from_options(events.options))
-        except BaseException:
-            bridge.close()
-            raise
-        bridge.aclose = aclient.aclose
-        lanes = Lanes(aclient._twin)
-        bridge.before_aclose = lambda cancel, deadline: lanes.close(cancel=cancel, deadline=deadline)
         self = cls.__new__(cls)
-        self._bridge = bridge
-        self._aclient = aclient
-        self._lanes = lanes
-        if events.ready_handler is not None:
-            watch = _ReadyWatch(self, events.ready_handler, caller, bridge.dispatcher, aclient.logger)
-            if aclient.decisioning_method == "server-side":
-                watch.arm()
-            else:
-                events.ready_watch = watch  # armed when the first artifact is loaded
-        if aclient.decisioning_method != "server-side":
-            bridge.call_sync(aclient._local.start)  # one artifact download and polling, on the shared loop
+        handler = ready_handler(options)
+        ready = None if handler is None else ReadyWatch(self, handler, caller)
+
+        def make_client(callbacks: CallbackThread) -> AsyncTargetClient:
+            return AsyncTargetClient.from_options(relay_events(options, callbacks, ready))
+
+        strategy = ExecutionStrategy("TargetClient", "AsyncTargetClient", make_client, lane_client=_lane_client)
+        self._strategy = strategy
+        if strategy.client.decisioning_method == "server-side":
+            if ready is not None:
+                ready.arm(strategy.callbacks)
+        else:  # one artifact download and polling, on the loop thread; ready is armed by the first artifact
+            strategy.call_on_loop(strategy.client._local.start)
         return self
 
     def wait_until_ready(self, timeout: float | None = None) -> None:
         """Block until the on-device rules artifact is loaded (see ``AsyncTargetClient.wait_until_ready``)."""
-        self._bridge.run(lambda: self._aclient.wait_until_ready(timeout), what="TargetClient.wait_until_ready()")
+        what = "TargetClient.wait_until_ready()"
+        self._strategy.run(lambda aclient: aclient.wait_until_ready(timeout), what=what, on_loop_thread=True)
 
     def refresh_artifact(self) -> bool:
         """Poll the on-device rules artifact now; True when a new one was loaded."""
-        return self._bridge.run(self._aclient.refresh_artifact, what="TargetClient.refresh_artifact()")
+        return self._strategy.run(
+            lambda aclient: aclient.refresh_artifact(), what="TargetClient.refresh_artifact()", on_loop_thread=True
+        )
 
     @property
     def artifact_status(self) -> ArtifactStatus:
         """What is loaded for on-device decisioning (see ``AsyncTargetClient.artifact_status``)."""
-        return self._aclient.artifact_status
+        return self._strategy.client.artifact_status
 
     # -- calls -----------------------------------------------------------------------------------------------
 
@@ -221,63 +207,26 @@ class TargetClient(BridgedClient):
         callback: Callable[[T], object] | None,
         err_callback: Callable[[BaseException], object] | None,
     ) -> T | AsyncResult[T]:
-        bridge = self._bridge
-        aclient = self._aclient
+        strategy = self._strategy
         if callback is None and err_callback is None:
-            if loop_running_here():  # this thread cannot run a second loop: use the shared one (with a warning)
-                return bridge.run(lambda: fn(aclient), what=f"TargetClient.{name}()", stacklevel=3)
-            bridge.check()
-            return self._lanes.run(fn)  # on this thread's own loop, with its twin of aclient
-        future = bridge.submit(lambda: fn(aclient))
+            return strategy.run(fn, what=f"TargetClient.{name}()", stacklevel=3)
         return AsyncResult(
-            future,
-            bridge.dispatcher,
+            strategy.submit(fn),
+            strategy.callbacks,
             callback=callback,
             err_callback=err_callback,
-            logger=self._aclient.logger,
+            logger=strategy.client.logger,
         )
 
-    # -- lifecycle: close(), closed, context manager (BridgedClient) ------------------------------------------
+    # -- lifecycle: close(), closed, context manager (SyncClient) --------------------------------------------
 
     def __repr__(self) -> str:
-        aclient = getattr(self, "_aclient", None)
-        if aclient is None:
+        strategy = getattr(self, "_strategy", None)
+        if strategy is None:
             return "<TargetClient (not created)>"
+        aclient = strategy.client
         state = " closed" if self.closed else ""
         return f"<TargetClient client={aclient.client!r} organization_id={aclient.organization_id!r}{state}>"
-
-
-class _EventRelay:
-    """The facade's events: handlers run on the callback thread, never on the event loop.
-
-    ``client_ready`` is the facade's own: server-side it fires once ``create()`` has returned; on-device and
-    hybrid, once the first artifact is loaded as well (``ready_watch`` is armed by the async client's event).
-    """
-
-    def __init__(self, options: Mapping[str, Any], dispatcher: Dispatcher) -> None:
-        self.ready_handler: Callable[..., Any] | None = None
-        self.ready_watch: _ReadyWatch | None = None
-        self.options: Mapping[str, Any] = options
-        events = options.get("events")
-        if not isinstance(events, Mapping) or not all(callable(h) for h in events.values()):
-            return  # absent, or invalid: from_options reports it
-        relayed: dict[str, Callable[..., Any]] = {}
-        for name, handler in events.items():
-            if name == _CLIENT_READY:
-                self.ready_handler = handler
-                relayed[name] = self._ready
-            else:
-                relayed[name] = _on_thread(handler, dispatcher)
-        self.options = {**options, "events": relayed}
-
-    def _ready(self, event: object) -> None:
-        if self.ready_watch is not None:
-            self.ready_watch.arm()
-
-
-def _on_thread(handler: Callable[..., Any], dispatcher: Dispatcher) -> Callable[[Any], None]:
-    context = contextvars.copy_context()
-    return lambda event: dispatcher.submit(lambda: context.run(handler, event))
 
 
 def _split(
@@ -296,71 +245,3 @@ def _split(
     if err_callback is not None and not callable(err_callback):
         raise ValidationError("Error callback must be a callable function", field="err_callback")
     return opts, callback, err_callback
-
-
-class _ReadyWatch:
-    """Fires ``client_ready`` on the callback thread once ``create()`` has returned to its caller.
-
-    The caller's frame is watched: its last instruction moves on from the call only after ``create()``
-    returned, i.e. when the result is being stored (``target_client = TargetClient.create(...)``), which
-    the documented example relies on. A ceiling keeps the event from ever waiting longer than Adobe's 100 ms.
-    """
-
-    def __init__(
-        self,
-        client: TargetClient,
-        handler: Callable[..., Any],
-        caller: types.FrameType | None,
-        dispatcher: Dispatcher,
-        logger: logging.Logger | logging.LoggerAdapter[Any],
-    ) -> None:
-        self._client = weakref.ref(client)
-        self._handler = handler
-        self._caller = caller
-        self._lasti = caller.f_lasti if caller is not None else -1
-        self._dispatcher = dispatcher
-        self._logger = logger
-        self._context = contextvars.copy_context()
-        self._deadline = time.monotonic() + _READY_MAX_WAIT
-
-    def arm(self) -> None:
-        self._dispatcher.call_later(_READY_GRACE, self._check)
-
-    def _returned(self) -> bool:
-        if self._dispatcher.expediting:  # interpreter exit: create() returned long ago
-            return True
-        return self._caller is None or self._caller.f_lasti != self._lasti
-
-    def _check(self) -> None:
-        if not self._returned() and time.monotonic() < self._deadline:
-            self._dispatcher.call_later(_READY_POLL, self._check)
-            return
-        self._caller = None  # do not keep the caller's frame (and its locals) alive
-        client = self._client()
-        if client is None or client.closed:
-            return
-        del client
-        try:
-            if _takes_event(self._handler):
-                self._context.run(self._handler, {"type": _CLIENT_READY})
-            else:
-                self._context.run(self._handler)
-        except Exception:
-            self._logger.exception("target_async: the client_ready handler failed")
-
-
-def _takes_event(handler: Callable[..., Any]) -> bool:
-    """Whether ``handler`` accepts the event dict (otherwise it is called with no argument)."""
-    try:
-        signature = inspect.signature(handler)
-    except (TypeError, ValueError):  # some builtins: pass the event, as documented
-        return True
-    try:
-        signature.bind({})
-    except TypeError:
-        try:
-            signature.bind()
-        except TypeError:
-            return True  # neither fits: let the call with the event report the error
-        return False
-    return True

@@ -1,16 +1,16 @@
-"""Blocking calls on the caller's own thread: one private event loop per calling thread (a *lane*).
+"""Lanes: a calling thread's own event loop and async client, for blocking calls without a thread hop.
 
-A blocking call sent through the shared event-loop thread pays two cross-thread wake-ups (caller to loop, loop
-to caller): about 150 us per call on a 2-vCPU VM, a third of a whole delivery call (``benchmarks/``). So a
+A blocking call sent through the loop thread pays two cross-thread wake-ups (caller to loop, loop to caller):
+up to ~150 us per call on an idle 2-vCPU VM, a third of a whole delivery call (``benchmarks/README.md``). So a
 thread that makes a blocking call runs it itself, on an event loop of its own that it keeps for its next calls,
-with a twin of the async client (same settings and edge routing, a connection pool of its own)::
+with a lane client (an async client sharing the settings and edge routing of the sync client's, with a
+connection pool of its own)::
 
-    caller thread ── TargetClient.get_offers(options) ──▶ its lane: loop.run_until_complete(twin.get_offers(...))
+    caller thread ── ExecutionStrategy.run(fn) ──▶ its Lane: loop.run_until_complete(fn(lane client))
 
-The async core is the same code either way; no thread is started per caller (host-name lookups, rare with
-pooled connections, share at most four threads, which stop when the last lane closes). Callback calls (and
-``RepositoryClient``) still go through the shared loop thread, and a thread that runs an event loop of its own
-uses it too (it cannot run a second loop).
+Only :class:`~target_async.sync._strategy.ExecutionStrategy` uses this module; it decides when a call takes a
+lane. No thread is started per caller (host-name lookups, rare with pooled connections, share at most four
+threads, which stop when the last lane closes).
 
 A lane's loop runs only while its thread is in a call. A call made after a pause first lets the loop read what
 arrived meanwhile (a server closing an idle pooled connection), so that it never picks a dead connection.
@@ -32,8 +32,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .._exceptions import ClientClosedError
+from ._guards import loop_running_here
 
-__all__ = ["RESOLVER_THREAD_PREFIX", "Lane", "Lanes", "loop_running_here"]
+__all__ = ["RESOLVER_THREAD_PREFIX", "Lane", "Lanes"]
 
 T = TypeVar("T")
 
@@ -86,13 +87,8 @@ async def _nothing() -> None:
     pass
 
 
-def loop_running_here() -> bool:
-    """Whether the calling thread runs an asyncio event loop."""
-    return asyncio.events._get_running_loop() is not None
-
-
 class Lane:
-    """One caller thread's event loop and async client.
+    """One calling thread's event loop and lane client.
 
     Only its thread runs calls on it; another thread may close it when it is idle (its ``lock`` is free).
     """
@@ -203,7 +199,7 @@ class Lanes:
     """The lanes of one sync client, one per thread that made a blocking call.
 
     Args:
-        make_client: builds the async client of a new lane (a twin of the sync client's own).
+        make_client: builds the lane client of a new lane.
     """
 
     def __init__(self, make_client: Callable[[], Any]) -> None:
@@ -218,7 +214,7 @@ class Lanes:
         return len(self._lanes)
 
     def run(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-        """Run ``fn(client)`` on the calling thread's lane (opened on its first call), with the lane's client."""
+        """Run ``fn(lane client)`` on the calling thread's lane (opened on its first call)."""
         lane: Lane | None = getattr(self._local, "lane", None)
         if lane is None:
             lane = self._open()

@@ -1,20 +1,20 @@
-"""Sync twins generated from async objects, so that no method signature is written twice.
+"""Proxies: sync objects generated from async ones, so that no method signature is written twice.
 
-A sync twin subclasses :class:`SyncProxy`: it holds the async object (``_target``, which lives on the shared
-event-loop thread) and the :class:`~target_async.sync._runner.Bridge` of its client. Its methods are
-descriptors built from the async class's own methods, keeping their signatures and types:
+A proxy subclasses :class:`SyncProxy`: it holds the async object (``_target``, which lives on the loop thread)
+and the :class:`~target_async.sync._strategy.ExecutionStrategy` of its client. Its methods are descriptors
+built from the async class's own methods, keeping their signatures and types:
 
 * ``name = blocking(AsyncThing.name)``: a coroutine method becomes a blocking call (``wrap=`` turns the result
-  into another sync twin, ``offload=`` runs sync callables given for the named parameters on a worker
+  into another proxy, ``offload=`` runs sync callables given for the named parameters on a worker
   thread instead of the event loop);
 * ``name = iterating(AsyncThing.name)``: a method returning an async iterator (or iterable) returns a
   :class:`SyncIterator` that pulls one item at a time through the loop;
 * ``name = wrapping(AsyncThing.name, Twin)``: a plain method returning an async object (a paginator, an
-  awaitable operation) returns its sync twin;
+  awaitable operation) returns its proxy;
 * ``name = plain(AsyncThing.name)``: a plain, non-blocking method, called directly.
 
-The async method always runs on the loop thread, so validation errors, typed errors and results are exactly
-those of the async API.
+The async method always runs on the loop thread (``ExecutionStrategy.run`` with ``on_loop_thread=True``), so
+validation errors, typed errors and results are exactly those of the async API.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
 import anyio.to_thread
 
-from ._runner import Bridge
+from ._strategy import ExecutionStrategy
 
 __all__ = ["SyncIterator", "SyncProxy", "blocking", "iterating", "offload_sync_callable", "plain", "wrapping"]
 
@@ -39,11 +39,11 @@ P = ParamSpec("P")
 
 
 class SyncProxy(Generic[A]):
-    """Base of the sync twins: the async object it drives and the bridge to the loop it lives on."""
+    """Base of the proxies: the async object it drives and the strategy of the client it came from."""
 
-    def __init__(self, target: A, bridge: Bridge) -> None:
+    def __init__(self, target: A, strategy: ExecutionStrategy[Any]) -> None:
         self._target = target
-        self._bridge = bridge
+        self._strategy = strategy
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
@@ -75,11 +75,11 @@ class _Descriptor:
 
 
 class blocking(_Descriptor, Generic[A, P, T]):
-    """A coroutine method of the async class, as a blocking method of the twin.
+    """A coroutine method of the async class, as a blocking method of the proxy.
 
     Args:
         method: the async class's coroutine method (``AsyncThing.name``).
-        wrap: a sync twin class for the result.
+        wrap: a proxy class for the result.
         offload: parameter names whose sync callables must run on a worker thread.
     """
 
@@ -95,14 +95,14 @@ class blocking(_Descriptor, Generic[A, P, T]):
         self: blocking[A, P, T],
         method: Callable[Concatenate[A, P], Awaitable[Any]],
         *,
-        wrap: Callable[[Any, Bridge], T],
+        wrap: Callable[[Any, ExecutionStrategy[Any]], T],
         offload: Sequence[str] = (),
     ) -> None: ...
     def __init__(
         self,
         method: Callable[Concatenate[A, P], Awaitable[Any]],
         *,
-        wrap: Callable[[Any, Bridge], T] | None = None,
+        wrap: Callable[[Any, ExecutionStrategy[Any]], T] | None = None,
         offload: Sequence[str] = (),
     ) -> None:
         self._method = method
@@ -134,8 +134,10 @@ class blocking(_Descriptor, Generic[A, P, T]):
         target, method = proxy._target, self._method
         if self._offload:
             args, kwargs = self._offloaded(target, args, kwargs)
-        value = proxy._bridge.run(lambda: _awaited(method(target, *args, **kwargs)), what=self._what, stacklevel=2)
-        return value if self._wrap is None else self._wrap(value, proxy._bridge)
+        value = proxy._strategy.run(
+            lambda _: _awaited(method(target, *args, **kwargs)), what=self._what, stacklevel=2, on_loop_thread=True
+        )
+        return value if self._wrap is None else self._wrap(value, proxy._strategy)
 
 
 class iterating(_Descriptor, Generic[A, P, T]):
@@ -156,16 +158,18 @@ class iterating(_Descriptor, Generic[A, P, T]):
 
     def _call(self, proxy: SyncProxy[Any], /, *args: Any, **kwargs: Any) -> SyncIterator[T]:
         target, method = proxy._target, self._method
-        source = proxy._bridge.call_sync(lambda: method(target, *args, **kwargs))
-        return SyncIterator(source, proxy._bridge, what=self._what)
+        source = proxy._strategy.call_on_loop(lambda: method(target, *args, **kwargs))
+        return SyncIterator(source, proxy._strategy, what=self._what)
 
 
 class wrapping(_Descriptor, Generic[A, P, W]):
-    """A plain method returning an async object, as a method returning that object's sync twin."""
+    """A plain method returning an async object, as a method returning that object's proxy."""
 
-    def __init__(self, method: Callable[Concatenate[A, P], Any], twin: Callable[[Any, Bridge], W]) -> None:
+    def __init__(
+        self, method: Callable[Concatenate[A, P], Any], proxy: Callable[[Any, ExecutionStrategy[Any]], W]
+    ) -> None:
         self._method = method
-        self._twin = twin
+        self._proxy = proxy
         self.__doc__ = method.__doc__
 
     @overload
@@ -179,7 +183,7 @@ class wrapping(_Descriptor, Generic[A, P, W]):
 
     def _call(self, proxy: SyncProxy[Any], /, *args: Any, **kwargs: Any) -> W:
         target, method = proxy._target, self._method
-        return self._twin(proxy._bridge.call_sync(lambda: method(target, *args, **kwargs)), proxy._bridge)
+        return self._proxy(proxy._strategy.call_on_loop(lambda: method(target, *args, **kwargs)), proxy._strategy)
 
 
 class plain(_Descriptor, Generic[A, P, T]):
@@ -206,9 +210,11 @@ class SyncIterator(Iterator[T]):
     cleanup at once; one that is garbage-collected unfinished is finalised on the loop by asyncio.
     """
 
-    def __init__(self, source: AsyncIterator[T] | AsyncIterable[T], bridge: Bridge, *, what: str) -> None:
+    def __init__(
+        self, source: AsyncIterator[T] | AsyncIterable[T], strategy: ExecutionStrategy[Any], *, what: str
+    ) -> None:
         self._iterator: AsyncIterator[T] = source if isinstance(source, AsyncIterator) else aiter(source)
-        self._bridge = bridge
+        self._strategy = strategy
         self._what = what
         self._done = False
 
@@ -219,7 +225,7 @@ class SyncIterator(Iterator[T]):
         if self._done:
             raise StopIteration
         try:
-            return self._bridge.run(self._anext, what=self._what, stacklevel=2)
+            return self._strategy.run(self._anext, what=self._what, stacklevel=2, on_loop_thread=True)
         except StopAsyncIteration:
             self._done = True
             raise StopIteration from None
@@ -227,7 +233,7 @@ class SyncIterator(Iterator[T]):
             self._done = True  # an async generator that raised is finished
             raise
 
-    async def _anext(self) -> T:
+    async def _anext(self, _client: object) -> T:
         return await self._iterator.__anext__()
 
     def close(self) -> None:
@@ -236,8 +242,8 @@ class SyncIterator(Iterator[T]):
             return
         self._done = True
         aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None and not self._bridge.closed and not self._bridge.forked:
-            self._bridge.run(aclose, what=f"closing {self._what}", stacklevel=2)
+        if aclose is not None and not self._strategy.closed and not self._strategy.forked:
+            self._strategy.run(lambda _: aclose(), what=f"closing {self._what}", stacklevel=2, on_loop_thread=True)
 
     def __enter__(self) -> SyncIterator[T]:
         return self

@@ -1,4 +1,4 @@
-"""``RepositoryClient``: :class:`~target_async.AsyncRepositoryClient`, synchronous, on the shared loop thread."""
+"""``RepositoryClient``: :class:`~target_async.AsyncRepositoryClient`, synchronous, on the loop thread."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from ..models.repository import Instance
 from ..repository import AsyncPaginator, AsyncRepositoryClient, DeleteOperation, ResponseSnapshot
+from ._base import SyncClient
 from ._proxy import SyncIterator, SyncProxy, blocking, iterating, offload_sync_callable, plain, wrapping
-from ._runner import Bridge, BridgedClient
+from ._strategy import ExecutionStrategy
 
 __all__ = ["RepositoryClient", "SyncDeleteOperation", "SyncPaginator"]
 
@@ -24,7 +25,7 @@ class SyncPaginator(SyncProxy[AsyncPaginator]):
     iter_pages = iterating(AsyncPaginator.iter_pages)
 
     def __iter__(self) -> SyncIterator[Instance]:
-        return SyncIterator(self._target, self._bridge, what="iterating a SyncPaginator")
+        return SyncIterator(self._target, self._strategy, what="iterating a SyncPaginator")
 
 
 class SyncDeleteOperation(SyncProxy[DeleteOperation]):
@@ -69,7 +70,7 @@ class SyncDeleteOperation(SyncProxy[DeleteOperation]):
         return repr(self._target).replace("<DeleteOperation", "<SyncDeleteOperation", 1)
 
 
-class RepositoryClient(BridgedClient, SyncProxy[AsyncRepositoryClient]):
+class RepositoryClient(SyncClient, SyncProxy[AsyncRepositoryClient]):
     """The decisioning repository API, synchronously: every method of :class:`AsyncRepositoryClient`.
 
     Coroutine methods block and return the same values; ``list_instances``/``search_instances`` return a
@@ -89,15 +90,13 @@ class RepositoryClient(BridgedClient, SyncProxy[AsyncRepositoryClient]):
     """
 
     def __init__(self, *, access_token: Any, **options: Any) -> None:
-        bridge = Bridge("RepositoryClient", "AsyncRepositoryClient")
         token = offload_sync_callable(access_token)
-        try:
-            target = bridge.call_sync(lambda: AsyncRepositoryClient(access_token=token, **options))
-        except BaseException:
-            bridge.close()
-            raise
-        bridge.aclose = target.aclose
-        super().__init__(target, bridge)
+        strategy = ExecutionStrategy(
+            "RepositoryClient",
+            "AsyncRepositoryClient",
+            lambda callbacks: AsyncRepositoryClient(access_token=token, **options),
+        )
+        super().__init__(strategy.client, strategy)
 
     list_containers = blocking(AsyncRepositoryClient.list_containers)
     create_instance = blocking(AsyncRepositoryClient.create_instance)

@@ -15,8 +15,9 @@ import pytest
 
 from target_async.models import ChannelType, Context, DeliveryRequest, ExecuteRequest, MboxRequest
 from target_async.sync import TargetClient
+from target_async.sync._callback_thread import CALLBACK_THREAD_NAME
 from target_async.sync._lanes import RESOLVER_THREAD_PREFIX
-from target_async.sync._runner import CALLBACK_THREAD_NAME, LOOP_THREAD_NAME
+from target_async.sync._loop_thread import LOOP_THREAD_NAME
 from target_async.testing import disable_backoff, enable_backoff, free_port
 
 HERE = Path(__file__).parent

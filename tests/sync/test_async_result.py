@@ -17,20 +17,20 @@ import pytest
 
 from target_async import TargetError, WrongThreadError
 from target_async.sync import AsyncResult, AsyncResultTimeout
-from target_async.sync._runner import Dispatcher
+from target_async.sync._callback_thread import CallbackThread
 
 Complete = Callable[[Any], None]  # a value, or an exception to raise
 Make = Callable[..., tuple[Any, Complete]]
 
 
 @pytest.fixture
-def dispatcher() -> Iterator[Dispatcher]:
-    d = Dispatcher()
+def dispatcher() -> Iterator[CallbackThread]:
+    d = CallbackThread()
     yield d
     d.stop()
 
 
-def _ours(dispatcher: Dispatcher) -> Make:
+def _ours(dispatcher: CallbackThread) -> Make:
     def make(callback=None, err_callback=None):
         future: cf.Future[Any] = cf.Future()
         result = AsyncResult(future, dispatcher, callback=callback, err_callback=err_callback)
@@ -69,7 +69,7 @@ def _pool(pool: multiprocessing.pool.ThreadPool) -> Make:
 
 
 @pytest.fixture(params=["multiprocessing", "target_async"])
-def make(request: pytest.FixtureRequest, dispatcher: Dispatcher) -> Iterator[Make]:
+def make(request: pytest.FixtureRequest, dispatcher: CallbackThread) -> Iterator[Make]:
     if request.param == "target_async":
         yield _ours(dispatcher)
         return
@@ -136,7 +136,7 @@ def test_failure_without_err_callback(make: Make) -> None:
 # -- target_async only -----------------------------------------------------------------------------------
 
 
-def test_timeout_error_is_every_timeout_type(dispatcher: Dispatcher) -> None:
+def test_timeout_error_is_every_timeout_type(dispatcher: CallbackThread) -> None:
     result, _ = _ours(dispatcher)()
     with pytest.raises(AsyncResultTimeout) as info:
         result.get(timeout=0.01)
@@ -152,7 +152,7 @@ def test_timeout_error_is_every_timeout_type(dispatcher: Dispatcher) -> None:
 
 
 def test_raising_callback_is_logged_and_result_still_ready(
-    dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture
+    dispatcher: CallbackThread, caplog: pytest.LogCaptureFixture
 ) -> None:
     def callback(value: Any) -> None:
         raise ValueError("user bug")
@@ -170,7 +170,7 @@ def test_raising_callback_is_logged_and_result_still_ready(
 
 
 def test_raising_err_callback_keeps_the_original_error(
-    dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture
+    dispatcher: CallbackThread, caplog: pytest.LogCaptureFixture
 ) -> None:
     def err_callback(exc: BaseException) -> None:
         raise ValueError("handler bug")
@@ -183,7 +183,7 @@ def test_raising_err_callback_keeps_the_original_error(
     assert "handler bug" in caplog.text
 
 
-def test_callbacks_run_exactly_once_in_completion_order(dispatcher: Dispatcher) -> None:
+def test_callbacks_run_exactly_once_in_completion_order(dispatcher: CallbackThread) -> None:
     calls: list[int] = []
     made = [_ours(dispatcher)(callback=calls.append) for _ in range(200)]
     for i, (_, complete) in enumerate(made):
@@ -193,7 +193,7 @@ def test_callbacks_run_exactly_once_in_completion_order(dispatcher: Dispatcher) 
     assert calls == list(range(200))
 
 
-def test_get_inside_a_callback_for_an_unfinished_result_fails_fast(dispatcher: Dispatcher) -> None:
+def test_get_inside_a_callback_for_an_unfinished_result_fails_fast(dispatcher: CallbackThread) -> None:
     other, complete_other = _ours(dispatcher)()
     errors: list[BaseException] = []
     own: list[Any] = []
@@ -222,7 +222,7 @@ def test_get_inside_a_callback_for_an_unfinished_result_fails_fast(dispatcher: D
     assert other.get(timeout=5) == 2
 
 
-def test_get_inside_a_callback_for_a_ready_result_works(dispatcher: Dispatcher) -> None:
+def test_get_inside_a_callback_for_a_ready_result_works(dispatcher: CallbackThread) -> None:
     ready, complete_ready = _ours(dispatcher)()
     complete_ready("done")
     ready.wait(5)
@@ -233,7 +233,7 @@ def test_get_inside_a_callback_for_a_ready_result_works(dispatcher: Dispatcher) 
     assert got == ["done"]
 
 
-def test_callbacks_see_the_callers_context(dispatcher: Dispatcher) -> None:
+def test_callbacks_see_the_callers_context(dispatcher: CallbackThread) -> None:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
     var.set("caller")
     seen: list[str] = []
@@ -243,7 +243,7 @@ def test_callbacks_see_the_callers_context(dispatcher: Dispatcher) -> None:
     assert seen == ["caller"]
 
 
-def test_cancel_reports_cancelled_error(dispatcher: Dispatcher) -> None:
+def test_cancel_reports_cancelled_error(dispatcher: CallbackThread) -> None:
     errors: list[BaseException] = []
     result, _ = _ours(dispatcher)(callback=lambda v: None, err_callback=errors.append)
     assert result.cancel() is True
@@ -254,7 +254,9 @@ def test_cancel_reports_cancelled_error(dispatcher: Dispatcher) -> None:
     assert repr(result) == "<AsyncResult cancelled>"
 
 
-def test_unretrieved_failure_is_logged_when_collected(dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture) -> None:
+def test_unretrieved_failure_is_logged_when_collected(
+    dispatcher: CallbackThread, caplog: pytest.LogCaptureFixture
+) -> None:
     result, complete = _ours(dispatcher)(callback=lambda v: None)
     complete(RuntimeError("nobody looked"))
     result.wait(5)
@@ -265,7 +267,7 @@ def test_unretrieved_failure_is_logged_when_collected(dispatcher: Dispatcher, ca
 
 
 def test_retrieved_failure_is_not_logged_when_collected(
-    dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture
+    dispatcher: CallbackThread, caplog: pytest.LogCaptureFixture
 ) -> None:
     result, complete = _ours(dispatcher)()
     complete(RuntimeError("seen"))

@@ -23,7 +23,7 @@ from target_async import (
 )
 from target_async.delivery import Attributes, TargetDeliveryResponse
 from target_async.sync import AsyncResult, TargetClient
-from target_async.sync._runner import CALLBACK_THREAD_NAME
+from target_async.sync._callback_thread import CALLBACK_THREAD_NAME
 
 from .conftest import Stub, mbox_names, request_for
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from target_async.sync import TargetClient, _client as client_module
-from target_async.sync._runner import CALLBACK_THREAD_NAME, Dispatcher
+from target_async.sync import TargetClient, _events as events_module
+from target_async.sync._callback_thread import CALLBACK_THREAD_NAME, CallbackThread
 
 from .conftest import Stub, request_for
 
@@ -167,53 +167,53 @@ class _FakeFrame:
 
 
 @pytest.fixture
-def dispatcher() -> Iterator[Dispatcher]:
-    d = Dispatcher()
+def callbacks() -> Iterator[CallbackThread]:
+    d = CallbackThread()
     yield d
     d.stop()
 
 
-def _watch(client: TargetClient, frame: Any, dispatcher: Dispatcher, fired: threading.Event) -> None:
-    watch = client_module._ReadyWatch(client, fired.set, frame, dispatcher, logging.getLogger("target_async"))
-    watch.arm()
+def _watch(client: TargetClient, frame: Any, callbacks: CallbackThread, fired: threading.Event) -> None:
+    watch = events_module.ReadyWatch(client, fired.set, frame, logging.getLogger("target_async"))
+    watch.arm(callbacks)
 
 
 def test_ready_waits_until_the_caller_moved_past_the_call(
-    client: TargetClient, dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
+    client: TargetClient, callbacks: CallbackThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "_READY_MAX_WAIT", 30.0)
+    monkeypatch.setattr(events_module, "_READY_MAX_WAIT", 30.0)
     frame = _FakeFrame()
     fired = threading.Event()
-    _watch(client, frame, dispatcher, fired)
+    _watch(client, frame, callbacks, fired)
     assert not fired.wait(0.3)  # the caller is still "inside" create()
     frame.f_lasti = 12  # it stored the result
     assert fired.wait(5)
 
 
-def test_ready_is_never_later_than_the_ceiling(client: TargetClient, dispatcher: Dispatcher) -> None:
+def test_ready_is_never_later_than_the_ceiling(client: TargetClient, callbacks: CallbackThread) -> None:
     fired = threading.Event()
     start = time.monotonic()
-    _watch(client, _FakeFrame(), dispatcher, fired)  # a caller that never moves on
+    _watch(client, _FakeFrame(), callbacks, fired)  # a caller that never moves on
     assert fired.wait(5)
-    assert time.monotonic() - start >= client_module._READY_MAX_WAIT
+    assert time.monotonic() - start >= events_module._READY_MAX_WAIT
 
 
 def test_ready_fires_at_exit_if_still_pending(
-    client: TargetClient, dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
+    client: TargetClient, callbacks: CallbackThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "_READY_MAX_WAIT", 30.0)
+    monkeypatch.setattr(events_module, "_READY_MAX_WAIT", 30.0)
     fired = threading.Event()
-    _watch(client, _FakeFrame(), dispatcher, fired)
-    assert dispatcher.expedite(5)
+    _watch(client, _FakeFrame(), callbacks, fired)
+    assert callbacks.expedite(5)
     assert fired.is_set()
 
 
-def test_ready_watch_does_not_keep_the_callers_frame(client: TargetClient, dispatcher: Dispatcher) -> None:
+def test_ready_watch_does_not_keep_the_callers_frame(client: TargetClient, callbacks: CallbackThread) -> None:
     fired = threading.Event()
     frame = types.SimpleNamespace(f_lasti=1)
-    watch = client_module._ReadyWatch(client, fired.set, frame, dispatcher, logging.getLogger("x"))  # type: ignore[arg-type]
-    watch.arm()
+    watch = events_module.ReadyWatch(client, fired.set, frame, logging.getLogger("x"))  # type: ignore[arg-type]
+    watch.arm(callbacks)
     frame.f_lasti = 2
     assert fired.wait(5)
-    dispatcher.flush(5)
+    callbacks.flush(5)
     assert watch._caller is None

@@ -82,7 +82,7 @@ def test_the_facade_refuses_its_own_loop_thread(client: TargetClient) -> None:
         return client.get_offers({"request": request_for("hero")})
 
     with pytest.raises(WrongThreadError, match="use AsyncTargetClient"):
-        client._bridge.generation.call_sync(on_loop)
+        client._strategy.threads.loop_thread.call(on_loop)
 
 
 # -- get() from a callback -------------------------------------------------------------------------------
@@ -251,8 +251,8 @@ def test_interpreter_exit_finishes_callbacks_and_never_hangs(stub: Stub) -> None
 def test_threads_never_keep_the_process_alive(stub: Stub) -> None:
     done = _run(
         """
-        import target_async.sync._runner
-        target_async.sync._runner.SHUTDOWN_TIMEOUT = 1.0  # the exit drain's bound (default 5 s)
+        import target_async.sync._shared_threads
+        target_async.sync._shared_threads.SHUTDOWN_TIMEOUT = 1.0  # the exit drain's bound (default 5 s)
         client = TargetClient.create({**OPTIONS, "timeout": 60000})
         client.get_offers({"request": request("slow-30000"), "callback": lambda r: print("late", flush=True),
                            "err_callback": lambda e: print("cancelled:", type(e).__name__, flush=True)})

@@ -18,7 +18,7 @@ import pytest
 from target_async import AsyncTargetClient, ClientClosedError, TargetDeliveryResponse
 from target_async.sync import TargetClient
 from target_async.sync._lanes import RESOLVER_THREAD_PREFIX
-from target_async.sync._runner import LOOP_THREAD_NAME
+from target_async.sync._loop_thread import LOOP_THREAD_NAME
 
 from .conftest import Stub, mbox_names, request_for, wait_for_no_shim_threads
 
@@ -76,12 +76,12 @@ def test_each_thread_keeps_one_loop_and_one_connection(client: TargetClient, stu
         assert len(outcome[0]) == 10  # type: ignore[arg-type]
     stats = stub.stats()
     assert stats["requests"] == 20 and stats["connections"] == 2
-    assert len(client._lanes) == 2
+    assert len(client._strategy.lanes) == 2
     # the lanes of threads that have ended are closed (sockets too: filterwarnings=error catches a leak)
     thread, _ = call_in_thread(lambda: client.get_offers({"request": request_for("y")}))
     thread.join(10)
     gc.collect()
-    assert len(client._lanes) == 1
+    assert len(client._strategy.lanes) == 1
 
 
 def test_close_waits_for_a_blocking_call_on_another_thread(client: TargetClient) -> None:
@@ -270,4 +270,4 @@ def test_1000_blocking_calls_from_50_threads(client: TargetClient, stub: Stub) -
     stats = stub.stats()
     assert stats["requests"] == 1000 and stats["connections"] == 50
     client.close()
-    assert len(client._lanes) == 0
+    assert len(client._strategy.lanes) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from target_async import TargetClient
 from target_async.models import ChannelType, Context, DeliveryRequest, ExecuteRequest, MboxRequest, VisitorId
-from target_async.sync._runner import CALLBACK_THREAD_NAME
+from target_async.sync._callback_thread import CALLBACK_THREAD_NAME
 from target_async.testing import serve
 
 from ..delivery.ondevice_server import OnDeviceServer, fixture

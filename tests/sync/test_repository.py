@@ -20,7 +20,7 @@ from target_async.sync import (
     SyncPaginator,
     TargetClient,
 )
-from target_async.sync._runner import LOOP_THREAD_NAME
+from target_async.sync._loop_thread import LOOP_THREAD_NAME
 from target_async.testing import serve
 
 Connect = Callable[..., RepositoryClient]
@@ -188,7 +188,7 @@ def test_delete_operation_polls_and_resumes(connect: Connect, serve_emulator: Ca
 
 def test_close_context_manager_and_shared_loop(connect: Connect, client_options: dict[str, Any]) -> None:
     with connect() as repo, TargetClient.create(client_options) as target:
-        assert repo._bridge.generation is target._bridge.generation  # one loop thread for every sync client
+        assert repo._strategy.threads is target._strategy.threads  # one loop thread for every sync client
         _container(repo)
     assert repo.closed
     with pytest.raises(ClientClosedError):
@@ -199,7 +199,7 @@ def test_close_context_manager_and_shared_loop(connect: Connect, client_options:
 def test_the_loop_thread_is_refused(connect: Connect) -> None:
     repo = connect()
     with pytest.raises(WrongThreadError, match="use AsyncRepositoryClient"):
-        repo._bridge.generation.call_sync(repo.list_containers)
+        repo._strategy.threads.loop_thread.call(repo.list_containers)
 
 
 def test_bad_options_are_raised_and_release_the_threads() -> None:

@@ -45,7 +45,7 @@ def test_a_collected_target_client_is_closed_under_warnings_as_errors(
     client = TargetClient.create(client_options)
     client.get_offers({"request": request_for("a")})  # this thread's lane: an event loop and a pool of its own
     client.get_offers({"request": request_for("b"), "callback": lambda r: None}).get(10)  # the shared loop's pool
-    lane_loop = client._lanes._local.lane.loop
+    lane_loop = client._strategy.lanes._local.lane.loop
     del client
     gc.collect()
     assert wait_for_no_shim_threads() == []  # closed: the lease was given back, the shared threads stopped
