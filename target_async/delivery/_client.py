@@ -243,11 +243,9 @@ class AsyncTargetClient(ClientBase):
             await self._local.aclose()
 
     def _twin(self) -> AsyncTargetClient:
-        """This client for another event loop: the same settings and edge routing, a connection pool of its own.
-
-        The sync facade runs blocking calls on the caller's thread with one twin per thread; ``events`` stay
-        with the original (they fire once per client).
-        """
+        """This client for another event loop: the same settings, edge routing and on-device state, a connection
+        pool of its own. Closing it leaves the shared parts open; ``events`` stay with the original (they fire
+        once per client)."""
         twin = copy.copy(self)
         twin._http = self._http.twin()
         twin._state = ClientState.UNOPENED

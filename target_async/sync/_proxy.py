@@ -9,7 +9,7 @@ built from the async class's own methods, keeping their signatures and types:
   thread instead of the event loop);
 * ``name = iterating(AsyncThing.name)``: a method returning an async iterator (or iterable) returns a
   :class:`SyncIterator` that pulls one item at a time through the loop;
-* ``name = wrapping(AsyncThing.name, Twin)``: a plain method returning an async object (a paginator, an
+* ``name = wrapping(AsyncThing.name, Proxy)``: a plain method returning an async object (a paginator, an
   awaitable operation) returns its proxy;
 * ``name = plain(AsyncThing.name)``: a plain, non-blocking method, called directly.
 
