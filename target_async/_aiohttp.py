@@ -1,26 +1,29 @@
-"""An httpx transport over aiohttp's connection pool: the SDK's default on asyncio.
+"""The aiohttp exchange: the SDK's default on asyncio, and an httpx transport over the same pool.
 
-Why not ``httpx-aiohttp``'s transport, which the first versions used: it reports every aiohttp connection error
-(a refused connection, a TLS failure, a server that hung up after the request was sent) as ``ConnectTimeout``,
-so a caller cannot tell "never sent" (always safe to retry) from "maybe processed" (not safe for an impression);
-and it streams each body through httpx's byte-stream machinery, an eighth of the CPU of a delivery call. This
-transport maps each failure to the httpx error that says what happened and hands httpx the body in one piece.
+:class:`AiohttpExchange` is one of the two implementations of :class:`~target_async._exchange.Exchange` (the
+other, over httpx, is in :mod:`._exchange`): method, URL text, header list and body in, an
+:class:`~target_async._answer.Answer` out, with no httpx request or response object built on the way (they cost
+a sixth of the CPU of a delivery call: ``benchmarks/README.md``, "Where the CPU goes"). aiohttp's pool keeps its
+speed with hundreds of requests in flight, where httpcore's pool scan does not (raw ``httpx.AsyncClient`` at 64
+in flight: 191 calls/s against 3,582 over this pool, same benchmark run).
 
-It has two entry points: ``handle_async_request`` (the httpx transport API, for the ``httpx.AsyncClient`` the HTTP
-core keeps) and ``exchange``, which the core uses for its own calls: method, URL text, header list and body in,
-an :class:`~target_async._answer.Answer` out, with no httpx object built on the way. Both map failures the same
-way.
+:class:`AiohttpTransport` is the same pool behind httpx's transport API (``handle_async_request``), for callers who
+want an ``httpx.AsyncClient`` over it (``transport=AiohttpTransport()``, which the core then drives through its
+httpx exchange) and for the benchmark's "raw httpx on the same transport" reference.
+
+Why not ``httpx-aiohttp``'s transport: it reports every aiohttp connection error (a refused connection, a TLS
+failure, a server that hung up after the request was sent) as ``ConnectTimeout``, so a caller cannot tell "never
+sent" (always safe to retry) from "maybe processed" (not safe for an impression). Here each failure maps to the
+httpx error that says what happened (:func:`_httpx_error`): the exchange protocol's failure vocabulary.
 
 Bodies are read whole (both APIs answer small JSON documents), chunk by chunk under a size cap.
-``Accept-Encoding: gzip, deflate`` is sent unless the request names its own; through ``handle_async_request``
-compressed answers are decoded by httpx (or the HTTP core), as with its own transports, and through ``exchange``
-by :class:`~target_async._answer.BodyReader`, which stops inflating at the cap.
+``Accept-Encoding: gzip, deflate`` is sent unless the request names its own; :class:`AiohttpExchange` decodes
+through :class:`~target_async._answer.BodyReader`, which stops inflating at the cap; through
+``handle_async_request`` the raw bytes go to httpx (or the HTTP core), which decodes them.
 
 aiohttp re-sends a GET, PUT or DELETE once by itself when the connection drops before the answer (RFC 9112
 allows it for idempotent methods); that would double every attempt of the SDK's retry policy, so the session
-here turns it off: the policy of :class:`~target_async._http.HTTPCore` is the only one. A failure that proves
-the request was never sent (no connection) is reported as ``httpx.ConnectError``/``ConnectTimeout``, which the
-core retries even for non-idempotent requests.
+here turns it off: the policy of :class:`~target_async._http.HTTPCore` is the only one.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import yarl
 from ._answer import DEFAULT_MAX_RESPONSE_SIZE, MAX_SIZE_EXTENSION, Answer, BodyError, BodyReader, lower_headers
 from ._exceptions import EventLoopError
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpExchange", "AiohttpTransport"]
 
 _ACCEPT_ENCODING = "gzip, deflate"
 
@@ -62,8 +65,8 @@ def _httpx_error(exc: Exception, request: httpx.Request | None) -> httpx.Transpo
     return httpx.RemoteProtocolError(message, request=request)
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """Send httpx requests through one ``aiohttp.ClientSession`` (created on first use, in the running loop).
+class _Pool:
+    """One ``aiohttp.ClientSession`` (created on first use, in the running loop, which it is then bound to).
 
     Args:
         verify: ``True`` (httpx's default trust), ``False``, or an ``ssl.SSLContext``; built once.
@@ -109,63 +112,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         key = (connect, read, pool)
         timeout = self._timeouts.get(key)
         if timeout is None:
+            if len(self._timeouts) >= 64:
+                self._timeouts.clear()
             total_connect = None if connect is None and pool is None else (connect or 0) + (pool or 0)
             timeout = self._timeouts[key] = aiohttp.ClientTimeout(
                 connect=total_connect, sock_connect=connect, sock_read=read
             )
         return timeout
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        spec = request.extensions.get("timeout") or {}
-        limit = request.extensions.get(MAX_SIZE_EXTENSION) or DEFAULT_MAX_RESPONSE_SIZE
-        try:
-            # httpx decodes the body (auto_decompress=False): it sees the Content-Encoding header
-            async with self._request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
-                request.headers.multi_items(),
-                request.content or None,
-                self.client_timeout(spec.get("connect"), spec.get("read"), spec.get("pool")),
-                decompress=False,
-                server_hostname=request.extensions.get("sni_hostname"),
-            ) as answer:
-                content = await _read(answer, None, limit)  # the raw bytes, capped
-                return httpx.Response(
-                    answer.status,
-                    headers=answer.raw_headers,
-                    stream=_Body(content),  # not content=: httpx would inflate it at once, without a cap
-                    request=request,
-                    extensions={"http_version": b"HTTP/1.1"},
-                )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _httpx_error(exc, request) from exc
-
-    async def exchange(
-        self,
-        method: str,
-        url: str,
-        headers: list[tuple[str, str]],
-        content: bytes | None,
-        timeout: aiohttp.ClientTimeout,
-        max_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-    ) -> Answer:
-        """Send one request and read its answer whole, without building httpx's request and response objects.
-
-        The SDK's own calls take this path (a sixth of the CPU of a delivery call goes to those objects).
-        ``url`` must be fully percent-encoded (it is sent as given); ``Accept-Encoding`` is added when
-        ``headers`` has none, and the body is decoded here, at most ``max_size`` bytes of it (else
-        :class:`~target_async._answer.BodyTooLarge`). Failures raise the same httpx errors as
-        :meth:`handle_async_request`.
-        """
-        try:
-            async with self._request(
-                method, yarl.URL(url, encoded=True), headers, content, timeout, decompress=False
-            ) as answer:
-                headers_in = lower_headers(answer.raw_headers)
-                body = await _read(answer, headers_in.get("content-encoding"), max_size, headers_in)
-                return Answer(answer.status, headers_in, body, url, answer.reason or "")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _httpx_error(exc, None) from exc
 
     def _request(
         self,
@@ -175,7 +128,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         content: bytes | None,
         timeout: aiohttp.ClientTimeout,
         *,
-        decompress: bool,
         server_hostname: str | None = None,
     ) -> Any:
         session = self._session or self._open()
@@ -196,10 +148,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             proxy=self._proxy,
             proxy_auth=self._proxy_auth,
             server_hostname=server_hostname,
-            auto_decompress=decompress,
+            auto_decompress=False,
         )
 
     async def aclose(self) -> None:
+        """Close the pool (idempotent); a pool of another, closed loop is dropped without awaiting it."""
         session, self._session = self._session, None
         if session is None:
             return
@@ -217,6 +170,76 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 with contextlib.suppress(RuntimeError):
                     connector._close()
             session._connector = None
+
+
+class AiohttpExchange(_Pool):
+    """The exchange over aiohttp's pool (see the module docstring).
+
+    Args:
+        timeout: the connect and read timeouts of one attempt, in seconds (the HTTP core enforces the overall
+            deadline around it).
+        verify, limits, proxy: as :class:`_Pool`.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        verify: bool | ssl.SSLContext = True,
+        limits: httpx.Limits | None = None,
+        proxy: httpx.Proxy | None = None,
+    ) -> None:
+        super().__init__(verify=verify, limits=limits, proxy=proxy)
+        self._timeout = self.client_timeout(timeout, timeout, timeout)
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        content: bytes | None,
+        max_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> Answer:
+        """Send one request and read its answer whole (:meth:`target_async._exchange.Exchange.exchange`).
+
+        ``url`` must be fully percent-encoded (it is sent as given); the body is decoded here, at most
+        ``max_size`` bytes of it (else :class:`~target_async._answer.BodyTooLarge`).
+        """
+        try:
+            async with self._request(method, yarl.URL(url, encoded=True), headers, content, self._timeout) as answer:
+                headers_in = lower_headers(answer.raw_headers)
+                body = await _read(answer, headers_in.get("content-encoding"), max_size, headers_in)
+                return Answer(answer.status, headers_in, body, url, answer.reason or "")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _httpx_error(exc, None) from exc
+
+
+class AiohttpTransport(_Pool, httpx.AsyncBaseTransport):
+    """An httpx transport over aiohttp's pool (see the module docstring); the HTTP core does not use it itself."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        spec = request.extensions.get("timeout") or {}
+        limit = request.extensions.get(MAX_SIZE_EXTENSION) or DEFAULT_MAX_RESPONSE_SIZE
+        try:
+            # httpx decodes the body (auto_decompress=False): it sees the Content-Encoding header
+            async with self._request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),
+                request.headers.multi_items(),
+                request.content or None,
+                self.client_timeout(spec.get("connect"), spec.get("read"), spec.get("pool")),
+                server_hostname=request.extensions.get("sni_hostname"),
+            ) as answer:
+                content = await _read(answer, None, limit)  # the raw bytes, capped
+                return httpx.Response(
+                    answer.status,
+                    headers=answer.raw_headers,
+                    stream=_Body(content),  # not content=: httpx would inflate it at once, without a cap
+                    request=request,
+                    extensions={"http_version": b"HTTP/1.1"},
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _httpx_error(exc, request) from exc
 
 
 class _Body(httpx.AsyncByteStream):

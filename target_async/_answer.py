@@ -1,16 +1,20 @@
-"""What the HTTP core hands back to the clients: one HTTP answer, read whole, whatever transport carried it.
+"""What the HTTP core hands back to the clients: one HTTP answer, read whole, whatever exchange carried it.
 
 Bodies are read through :class:`BodyReader`, which decodes ``gzip``/``deflate`` itself, chunk by chunk, and stops
 as soon as the decoded size passes the cap: a small compressed answer cannot inflate into a large allocation.
+A received answer's body is read with :func:`decode_answer` (JSON expected) or :func:`decode_body` (anything).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import Iterable
+from typing import Any, TypeVar, overload
 
 import attrs
-import httpx
+
+from ._exceptions import ResponseDecodeError, ValidationError
+from ._serde import JSON_DECODE_ERRORS, json_loads, structure
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
@@ -20,15 +24,19 @@ __all__ = [
     "BodyReader",
     "BodyTooLarge",
     "BodyUndecodable",
+    "decode_answer",
+    "decode_body",
     "lower_headers",
-    "read_capped",
+    "response_decode_error",
 ]
+
+T = TypeVar("T")
 
 DEFAULT_MAX_RESPONSE_SIZE = 16 * 1024 * 1024
 """The default cap of a decoded answer body in bytes (API answers are small JSON documents)."""
 
 MAX_SIZE_EXTENSION = "target_async.max_response_size"
-"""The httpx request extension that tells the SDK's aiohttp transport the cap of a body (raw bytes)."""
+"""The httpx request extension that tells :class:`~target_async._aiohttp.AiohttpTransport` the cap of a raw body."""
 
 
 class BodyError(Exception):
@@ -111,14 +119,6 @@ class BodyReader:
         return b"".join(self._parts)
 
 
-async def read_capped(chunks: AsyncIterable[bytes], content_encoding: str | None, limit: int) -> bytes:
-    """Read and decode a raw byte stream under ``limit`` (see :class:`BodyReader`)."""
-    reader = BodyReader(content_encoding, limit)
-    async for chunk in chunks:
-        reader.feed(chunk)
-    return reader.finish()
-
-
 def lower_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """Header names in lower case; the values of a repeated header joined with ``", "`` (as httpx does)."""
     headers: dict[str, str] = {}
@@ -163,13 +163,65 @@ class Answer:
         except LookupError:  # an unknown charset
             return self.content.decode("utf-8", errors="replace")
 
-    @classmethod
-    def from_httpx(cls, response: httpx.Response) -> Answer:
-        """The answer of an httpx response that has been read."""
-        return cls(
-            response.status_code,
-            lower_headers(response.headers.raw),
-            response.content,
-            str(response.request.url),
-            response.reason_phrase,
-        )
+
+def decode_body(response: Answer) -> Any:
+    """The JSON body of ``response``, its text when it is not JSON, or None when it is empty."""
+    content = response.content
+    if not content:
+        return None
+    try:
+        return json_loads(content)
+    except JSON_DECODE_ERRORS:
+        return response.text
+
+
+_EXCERPT = 200  # as the repository's envelopes: the first 200 characters of the body
+
+
+def response_decode_error(response: Answer, problem: str, *, what: str = "answer") -> ResponseDecodeError:
+    """The error for a received ``response`` whose body cannot be used: says that the request WAS sent.
+
+    ``problem`` says what is wrong (``"not JSON"``, ``"no _embedded"``); the error carries the status, the
+    request id and an excerpt of the body.
+    """
+    excerpt = response.text[:_EXCERPT]
+    request_id = response.headers.get("x-request-id") or response.request_id
+    return ResponseDecodeError(
+        response.status_code,
+        f"the request was sent and answered with HTTP {response.status_code}, but the {what} cannot be read: "
+        f"{problem}; body starts {excerpt[:120]!r}",
+        body=excerpt,
+        request_id=request_id,
+        headers=response.headers,
+    )
+
+
+@overload
+def decode_answer(response: Answer, cls: None = None, *, what: str = ..., allow_empty: bool = ...) -> Any: ...
+@overload
+def decode_answer(response: Answer, cls: type[T], *, what: str = ..., allow_empty: bool = ...) -> T: ...
+def decode_answer(
+    response: Answer, cls: type[T] | None = None, *, what: str = "answer", allow_empty: bool = False
+) -> Any:
+    """The JSON body of a received answer (structured into ``cls`` when given).
+
+    The one way to read an answer's body: a body that is not JSON (HTML, truncated), an empty body (unless
+    ``allow_empty``: then None), or JSON of the wrong shape for ``cls`` raises
+    :class:`~target_async.ResponseDecodeError`, which says the request was sent, with its status, request id
+    and a body excerpt; never a bare decoder error, nor a ValidationError ("nothing was sent").
+    """
+    content = response.content
+    if not content.strip():
+        if allow_empty:
+            return None
+        raise response_decode_error(response, "the body is empty", what=what)
+    try:
+        data = json_loads(content)
+    except JSON_DECODE_ERRORS as exc:
+        raise response_decode_error(response, f"not JSON ({exc})", what=what) from exc
+    if cls is None:
+        return data
+    try:
+        return structure(data, cls, what=what)
+    except ValidationError as exc:
+        raise response_decode_error(response, exc.message, what=what) from exc

@@ -1,7 +1,8 @@
-"""The aiohttp-backed transport: failures map to the httpx error that says whether the request was sent.
+"""The aiohttp pool: failures map to the httpx error that says whether the request was sent.
 
-Each behaviour is checked on both of its entry points: ``handle_async_request`` (the httpx transport API) and
-``exchange`` (the HTTP core's path, without httpx's request and response objects).
+Each behaviour is checked on both of its entry points: :class:`AiohttpExchange` (the HTTP core's default
+exchange, without httpx's request and response objects) and :class:`AiohttpTransport` (the same pool behind
+httpx's transport API).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 
-from target_async._aiohttp import AiohttpTransport
+from target_async._aiohttp import AiohttpExchange, AiohttpTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -72,17 +73,10 @@ class Reply(NamedTuple):
 @pytest.fixture(params=["handle_async_request", "exchange"])
 def send(request: pytest.FixtureRequest) -> Callable[..., Awaitable[Reply]]:
     async def send(url: str, *, timeout: float = 2.0, headers: dict[str, str] | None = None) -> Reply:
-        transport = AiohttpTransport()
+        transport = AiohttpExchange(timeout=timeout) if request.param == "exchange" else AiohttpTransport()
         try:
-            if request.param == "exchange":
-                spec = httpx.Timeout(timeout)
-                answer = await transport.exchange(
-                    "POST",
-                    url,
-                    list((headers or {}).items()),
-                    b'{"a": 1}',
-                    transport.client_timeout(spec.connect, spec.read, spec.pool),
-                )
+            if isinstance(transport, AiohttpExchange):
+                answer = await transport.exchange("POST", url, list((headers or {}).items()), b'{"a": 1}')
                 return Reply(answer.status_code, answer.headers, answer.content)
             response = await transport.handle_async_request(
                 httpx.Request(

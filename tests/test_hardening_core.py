@@ -41,6 +41,7 @@ from target_async import (
     _exceptions,
     _retry,
 )
+from target_async._aiohttp import AiohttpTransport
 from target_async._answer import Answer, BodyReader, BodyTooLarge
 from target_async._http import HTTPCore, decode_answer
 
@@ -433,7 +434,9 @@ def test_the_body_reader_never_inflates_past_its_cap() -> None:
         assert peak < 4 * 1024 * 1024
 
 
-@pytest.mark.parametrize("path", ["aiohttp", "aiohttp via httpx", "httpx transport", "http_client"])
+@pytest.mark.parametrize(
+    "path", ["aiohttp", "aiohttp, query", "AiohttpTransport as transport=", "httpx transport", "http_client"]
+)
 async def test_a_gzip_bomb_is_a_typed_error_and_the_cap_can_be_raised_per_call(serve: Any, path: str) -> None:
     plain = b'{"a":"' + b"x" * (3 * 1024 * 1024) + b'"}'
     body = gzip.compress(plain, 9)
@@ -442,8 +445,12 @@ async def test_a_gzip_bomb_is_a_typed_error_and_the_cap_can_be_raised_per_call(s
     kwargs: dict[str, Any] = {"http_client": shared} if shared else {}
     if path == "httpx transport":
         kwargs["transport"] = httpx.AsyncHTTPTransport()
-    # a URL with a query plus params goes through the httpx request model (and AiohttpTransport's httpx entry)
-    url, params = (f"http://{host}/x?a=1", {"b": "2"}) if path == "aiohttp via httpx" else (f"http://{host}/x", None)
+    if path == "AiohttpTransport as transport=":  # the httpx exchange tells it the cap (MAX_SIZE_EXTENSION)
+        kwargs["transport"] = AiohttpTransport()
+    # a URL with a query plus params: the core merges them as httpx would, then sends over the aiohttp exchange
+    url, params = (
+        (f"http://{host}/x?a=1", {"b": "2"}) if path == "aiohttp, query merged" else (f"http://{host}/x", None)
+    )
     core = HTTPCore(timeout=5.0, retries=RetryPolicy(max_retries=0), max_response_size=1024 * 1024, **kwargs)
     try:
         with pytest.raises(ResponseTooLargeError) as exc:

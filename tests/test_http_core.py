@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -22,8 +21,16 @@ text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20
 params = st.lists(st.tuples(text.filter(bool), text), max_size=6)
 
 
-def test_the_fast_query_path_is_active_on_this_httpx() -> None:
-    assert _http._FAST_QUERY
+def test_no_private_httpx_internals() -> None:
+    """The core builds URLs and requests through httpx's public API only (issue #11: no ``_FAST_QUERY``)."""
+    from pathlib import Path
+
+    import target_async
+
+    package = Path(target_async.__file__).parent
+    for name in ("_http.py", "_exchange.py", "_aiohttp.py", "_answer.py"):
+        source = (package / name).read_text()
+        assert "_uri_reference" not in source and "_FAST_QUERY" not in source, name
 
 
 def _grouped(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -34,32 +41,27 @@ def _grouped(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 @given(params.map(_grouped))
-def test_fast_url_equals_httpx_build_request(items: list[tuple[str, str]]) -> None:
-    core = _http.HTTPCore(
-        timeout=1.0, retries=DEFAULT_RETRIES, transport=httpx.MockTransport(lambda r: httpx.Response(200))
-    )
-    client = core.client
-    ours = core._build_request(client, "POST", "https://acme.tt.omtrdc.net/rest/v1/delivery", items, {}, b"{}")
-    theirs = client.build_request("POST", "https://acme.tt.omtrdc.net/rest/v1/delivery", params=items, content=b"{}")
-    assert ours.url == theirs.url
-    assert str(ours.url) == str(theirs.url)
-    assert list(ours.url.params.multi_items()) == list(theirs.url.params.multi_items())
-    assert ours.headers["content-length"] == theirs.headers["content-length"]
-
-
-@given(params.map(_grouped))
-def test_text_url_equals_httpx_build_request(items: list[tuple[str, str]]) -> None:
-    """The path that skips httpx's objects sends the URL text httpx would have sent."""
+def test_url_text_equals_httpx_build_request(items: list[tuple[str, str]]) -> None:
+    """Every exchange sends the URL text httpx's own request building would have sent."""
     core = _http.HTTPCore(timeout=1.0, retries=DEFAULT_RETRIES)
     base = "https://acme.tt.omtrdc.net/rest/v1/delivery"
     theirs = httpx.Client().build_request("POST", base, params=items)
-    assert core._text_url(base, urlencode(items, doseq=True) if items else "") == str(theirs.url)
+    assert core._url(base, items) == str(theirs.url)
+    assert httpx.URL(core._url(base, items)) == theirs.url
 
 
-def test_text_url_normalises_the_base_as_httpx_does() -> None:
+@given(params.filter(bool))
+def test_params_on_a_url_with_a_query_give_what_httpx_gives(items: list[tuple[str, str]]) -> None:
+    core = _http.HTTPCore(timeout=1.0, retries=DEFAULT_RETRIES)
+    base = "https://acme.tt.omtrdc.net/x?a=1&b=%20"
+    assert core._url(base, items) == str(httpx.Client().build_request("GET", base, params=items).url)
+
+
+def test_url_text_normalises_the_base_as_httpx_does() -> None:
     core = _http.HTTPCore(timeout=1.0, retries=DEFAULT_RETRIES)
     base = "https://Bücher.example/a b/ü?x=1"
-    assert core._text_url(base, "") == str(httpx.URL(base))
+    assert core._url(base, None) == str(httpx.URL(base))
+    assert core._url(httpx.URL(base), None) == str(httpx.URL(base))
 
 
 async def _capture() -> tuple[str, list[bytes], asyncio.Server]:
@@ -84,9 +86,9 @@ def _wire(raw: bytes) -> tuple[str, dict[str, str], bytes]:
     return lines[0], headers, body
 
 
-async def test_both_paths_put_the_same_request_on_the_wire_and_read_the_same_answer() -> None:
-    """The default core (aiohttp, no httpx objects) and a core on httpx's own transport agree byte for byte on
-    what matters: request line (path and encoded query), the SDK's headers, the body; and on the answer."""
+async def test_both_exchanges_put_the_same_request_on_the_wire_and_read_the_same_answer() -> None:
+    """The default core (aiohttp exchange, no httpx objects) and a core on the httpx exchange agree byte for byte
+    on what matters: request line (path and encoded query), the SDK's headers, the body; and on the answer."""
     base, seen, server = await _capture()
     params = [("imsOrgId", "o@AdobeOrg"), ("sessionId", "a b/c~d+é"), ("x", "1"), ("x", "2")]
     headers = {"X-Request-Id": "r-1", "If-Match": '"3"'}
@@ -100,7 +102,8 @@ async def test_both_paths_put_the_same_request_on_the_wire_and_read_the_same_ans
                 url = base + "/rest/v1/delivery"
                 answer = await core.send("POST", url, idempotent=False, params=params, headers=headers, content=b"{}")
                 answers.append(answer)
-                assert (core._exchange is None) == (transport is not None)
+                expected = "AiohttpExchange" if transport is None else "HttpxExchange"
+                assert type(core.exchange).__name__ == expected
             finally:
                 await core.aclose()
     finally:

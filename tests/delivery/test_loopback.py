@@ -96,7 +96,7 @@ def test_trio_backend_uses_portable_transport(base_url: str):
             client="c", organization_id="o", server_domain=base_url.removeprefix("http://"), secure=False
         ) as client:
             result = await client.get_offers(request=request_for("trio"))
-            return result.response.status, type(client._http.client._transport).__name__
+            return result.response.status, type(client._http.exchange.transport).__name__  # type: ignore[attr-defined]
 
     status, transport = trio.run(main)
     assert status == 200
@@ -108,4 +108,4 @@ async def test_asyncio_default_transport_is_aiohttp(base_url: str):
         client="c", organization_id="o", server_domain=base_url.removeprefix("http://"), secure=False
     ) as client:
         await client.get_offers(request=request_for("x"))
-        assert type(client._http.client._transport).__name__ == "AiohttpTransport"
+        assert type(client._http.exchange).__name__ == "AiohttpExchange"

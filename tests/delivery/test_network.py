@@ -130,10 +130,10 @@ async def test_proxy_is_used(proxy_server: str):
 async def test_http2_opt_in_uses_httpx_transport_with_http2():
     pytest.importorskip("h2", reason="HTTP/2 needs the http2 extra (h2)")
     async with AsyncTargetClient(client="c", organization_id="o", http2=True) as client:
-        pool = client._http.client._transport._pool  # type: ignore[attr-defined]
+        pool = client._http.exchange.transport._pool  # type: ignore[attr-defined]
         assert pool._http2 is True
 
 
 async def test_default_asyncio_transport_is_not_http2():
     async with AsyncTargetClient(client="c", organization_id="o") as client:
-        assert type(client._http.client._transport).__name__ == "AiohttpTransport"
+        assert type(client._http.exchange).__name__ == "AiohttpExchange"
