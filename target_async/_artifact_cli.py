@@ -232,7 +232,7 @@ def _activity_id(raw: Mapping[str, Any]) -> Any:
 
 
 def _rule_info(kind: str, name: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    from .decisioning._jsonlogic import variables
+    from .decisioning import condition_variables as variables
 
     meta = _meta(raw)
     audiences = meta.get("audience.ids")

@@ -74,7 +74,7 @@ from ._exceptions import (
 )
 
 if TYPE_CHECKING:
-    from .sync._async_result import AsyncResultTimeout
+    from .sync import AsyncResultTimeout
 
 __all__ = [
     "APIError",
@@ -117,7 +117,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # AsyncResultTimeout lives with the blocking client; loading it on first use keeps this module cheap to import
     if name == "AsyncResultTimeout":
-        from .sync._async_result import AsyncResultTimeout
+        from .sync import AsyncResultTimeout
 
         return AsyncResultTimeout
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -76,3 +76,69 @@ def test_the_decision_engine_is_pure(path: Path) -> None:
         if name == "target_async" or name.startswith("target_async."):
             assert name.startswith(_ENGINE_MAY_IMPORT), name
         assert name.split(".")[0] not in _IO_MODULES and name != "urllib.request", name
+
+
+# -- the layers of issue #11 (docs/architecture.md) -------------------------------------------------------------
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+
+
+ALL_MODULES = sorted(PACKAGE.rglob("*.py"))
+_API_PACKAGES = ("delivery", "repository", "sync", "emulator", "decisioning", "models")
+_CORE = ("_http", "_aiohttp", "_answer", "_exchange", "_settings", "_retry", "_client_base", "_ids", "_exceptions")
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=_module_name)
+def test_no_module_imports_another_packages_private_module(path: Path) -> None:
+    # a package's private modules are its own business: others import what its __init__ exports
+    # (the package root's own private modules, target_async._http etc., are the shared core)
+    module = _module_name(path)
+    for name in imports_of(path):
+        parts = name.split(".")
+        if parts[0] != "target_async":
+            continue
+        for i in range(2, len(parts)):
+            if parts[i].startswith("_") and not parts[i].startswith("__"):
+                owner = ".".join(parts[:i])
+                assert module == owner or module.startswith(owner + "."), (module, name)
+                break
+
+
+@pytest.mark.parametrize("path", modules("delivery") + modules("repository"), ids=_module_name)
+def test_delivery_and_repository_never_import_each_other(path: Path) -> None:
+    other = "target_async.repository" if "delivery" in path.parts else "target_async.delivery"
+    assert not [n for n in imports_of(path) if n.startswith(other)]
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_MODULES if p.parent == PACKAGE and p.stem in _CORE], ids=_module_name)
+def test_the_core_and_transport_import_no_api_package(path: Path) -> None:
+    api = tuple(f"target_async.{name}" for name in _API_PACKAGES)
+    assert not [n for n in imports_of(path) if n.startswith(api)]
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "_serde").glob("*.py")), ids=_module_name)
+def test_the_converter_knows_no_model(path: Path) -> None:
+    assert not [n for n in imports_of(path) if n.startswith("target_async.models")]
+
+
+# httpx is imported only where a signature or a transport needs it: the exchange and core (they speak it), the
+# option checks (httpx.Proxy), the client constructors (http_client=/transport=), the testing plugin
+# (MockTransport helpers) and the artifact CLI (fetching a URL). Everything else goes through the core.
+_HTTPX_USERS = {
+    "target_async._aiohttp",
+    "target_async._artifact_cli",
+    "target_async._client_base",
+    "target_async._exchange",
+    "target_async._http",
+    "target_async._settings",
+    "target_async.delivery._client",
+    "target_async.repository._base",
+    "target_async.testing",
+}
+
+
+def test_httpx_is_imported_only_where_a_signature_needs_it() -> None:
+    users = {_module_name(p) for p in ALL_MODULES if any(n.split(".")[0] == "httpx" for n in imports_of(p))}
+    assert users <= _HTTPX_USERS, users - _HTTPX_USERS

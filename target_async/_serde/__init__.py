@@ -1,6 +1,7 @@
 """JSON <-> model conversion: one naming rule, one cattrs converter (private)."""
 
 from ._converter import (
+    JSON_DECODE_ERRORS,
     build_converter,
     converter,
     dumps,
@@ -14,6 +15,7 @@ from ._converter import (
 from ._naming import json_key, wire_names
 
 __all__ = [
+    "JSON_DECODE_ERRORS",
     "build_converter",
     "converter",
     "dumps",

@@ -12,6 +12,7 @@ with a :class:`DecisionEngine` for a given "now" and geo. The clients (``decisio
 from ._artifact import Artifact, Rule, RuleSet, load_artifact, obfuscate_artifact
 from ._engine import Decision, DecisionEngine
 from ._errors import ArtifactError, UnsupportedArtifactError
+from ._jsonlogic import variables as condition_variables
 
 __all__ = [
     "Artifact",
@@ -21,6 +22,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "UnsupportedArtifactError",
+    "condition_variables",
     "load_artifact",
     "obfuscate_artifact",
 ]

@@ -19,8 +19,7 @@ from typing import Any
 
 from .._exceptions import ResponseDecodeError, ValidationError
 from .._http import Answer
-from .._serde import structure
-from .._serde._converter import JSON_DECODE_ERRORS, json_loads
+from .._serde import JSON_DECODE_ERRORS, json_loads, structure
 from ..models.repository import Container, Instance, Page, Receipt, Schema
 from ._links import base_of_response, escape_reason, link_href, resolve_href
 
