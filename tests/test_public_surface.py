@@ -14,11 +14,8 @@ import target_async
 
 
 def public_modules() -> list[str]:
-    names = ["target_async"]
-    for info in pkgutil.walk_packages(target_async.__path__, "target_async."):
-        if not any(part.startswith("_") for part in info.name.split(".")[1:]):
-            names.append(info.name)
-    return names
+    walked = pkgutil.walk_packages(target_async.__path__, "target_async.")
+    return ["target_async"] + [i.name for i in walked if not any(p.startswith("_") for p in i.name.split(".")[1:])]
 
 
 def _is_fixture(value: object) -> bool:
