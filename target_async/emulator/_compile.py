@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._decide import METRIC_TYPES, OPTION_TYPES, clone_json, encode_token, stable_int
+from ._tokens import METRIC_TYPES, OPTION_TYPES, clone_json, encode_token, stable_int
 
 __all__ = ["ARTIFACT_VERSION", "GLOBAL_MBOX", "RESPONSE_TOKENS", "compile_fixtures", "empty_artifact"]
 

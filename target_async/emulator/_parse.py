@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._decide import METRIC_TYPES
+from ._tokens import METRIC_TYPES
 
 __all__ = ["BadRequest", "Detail", "ParsedRequest", "client_from_host", "parse"]
 
