@@ -12,7 +12,19 @@ fixture                            what it gives
 ``target_loopback_client``         an ``AsyncTargetClient`` talking to the loopback emulator over real HTTP
 ``repository_client``              an ``AsyncRepositoryClient`` wired to the in-process emulator
 ``repository_loopback_client``     an ``AsyncRepositoryClient`` talking to the loopback emulator over real HTTP
+``target_no_backoff``              retry and polling delays off for one test
 =================================  ===============================================================================
+
+Every fixture is synchronous, so it works with whatever runs the async tests: pytest-asyncio in strict mode (its
+default: mark the tests ``@pytest.mark.asyncio``) or auto mode, and anyio's plugin (``@pytest.mark.anyio``, on
+asyncio and trio). A client fixture gives an unopened client: it binds to the event loop of the test that first
+uses it, and the fixture closes it in that loop after the test (under anyio, the fixture keeps anyio's test
+runner open until then). A test that runs its own loop (``asyncio.run`` in a plain test) closes the client in it
+(``async with client:``).
+
+Loading the plugin costs nothing to a project that does not use it: this module imports no part of the SDK, no
+HTTP library and no emulator until a fixture runs. The emulator fixtures need the ``emulator`` extra
+(``pip install 'target-async[emulator]'``) and say so when it is missing.
 
 Outside pytest, :func:`serve` runs any ASGI app on loopback in a background thread, and
 :func:`disable_backoff` turns the retry and polling delays off (stamina's ``set_testing`` idea).
@@ -24,12 +36,12 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
-
-from ._retry import set_backoff_enabled
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import asyncio
+
     import httpx
 
     from .delivery import AsyncTargetClient
@@ -37,8 +49,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMULATOR_CLIENT",
+    "EMULATOR_EXTRA",
     "EMULATOR_ORG_ID",
     "disable_backoff",
+    "emulator_app",
     "enable_backoff",
     "free_port",
     "serve",
@@ -54,14 +68,45 @@ _REPO_CREDENTIALS: dict[str, str] = {
 }
 
 
+EMULATOR_EXTRA = "pip install 'target-async[emulator]'"
+
+
 def disable_backoff() -> None:
     """Retry and poll without waiting (process-wide) — for tests."""
+    from ._retry import set_backoff_enabled
+
     set_backoff_enabled(False)
 
 
 def enable_backoff() -> None:
     """Undo :func:`disable_backoff`."""
+    from ._retry import set_backoff_enabled
+
     set_backoff_enabled(True)
+
+
+def _missing_extra(exc: ImportError, what: str) -> ModuleNotFoundError:
+    """The error for an emulator dependency that is not installed: it names the extra that brings it."""
+    missing = exc.name or "a dependency"
+    return ModuleNotFoundError(
+        f"{what} needs the emulator extra, which is not installed (no module named {missing!r}): {EMULATOR_EXTRA}",
+        name=exc.name,
+    )
+
+
+def _is_third_party(exc: ImportError) -> bool:
+    return exc.name is not None and exc.name.split(".")[0] != "target_async"
+
+
+def emulator_app(**options: Any) -> Any:
+    """A fresh emulator app (``target_async.emulator.create_app(**options)``), or an error naming the extra."""
+    try:
+        from .emulator import create_app
+    except ImportError as exc:
+        if not _is_third_party(exc):
+            raise
+        raise _missing_extra(exc, "the target_async emulator") from exc
+    return create_app(**options)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -80,7 +125,10 @@ def serve(
     ``uvicorn_options`` go to ``uvicorn.Config`` (e.g. ``ssl_certfile``/``ssl_keyfile``: the URL then starts
     with ``https://``). Needs uvicorn (``target-async[emulator]``).
     """
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise _missing_extra(exc, "target_async.testing.serve") from exc
 
     port = port or free_port(host)
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "access_log": False, **uvicorn_options}
@@ -115,6 +163,68 @@ def _make_repository_client(**kwargs: Any) -> AsyncRepositoryClient:
     return AsyncRepositoryClient(**{**_REPO_CREDENTIALS, **kwargs})
 
 
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+def _loop_of(client: object) -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop the client's connection pool was built in (None: unused, or not on asyncio)."""
+    import asyncio
+
+    core = getattr(client, "_http", None) or getattr(client, "_core", None)
+    loop = getattr(core, "_loop", None)
+    return loop if isinstance(loop, asyncio.AbstractEventLoop) else None
+
+
+def _aclose_outside_its_loop(client: _Closable) -> None:
+    """Close a client whose loop is gone (or that never ran): on a private loop, which is enough when it holds
+    no connection of that loop (unused, or on the in-process transport)."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(client.aclose())
+    finally:
+        loop.close()
+
+
+@contextlib.contextmanager
+def _closed_after_the_test(request: Any, client: _Closable) -> Iterator[None]:
+    """Yield while the test runs, then close ``client`` in the event loop the test used it in.
+
+    Under pytest-asyncio, its loop fixture is set up first (so it is torn down last) and the client is closed in
+    that loop, open but not running. anyio's plugin closes its runner as soon as the last user lets go, so under
+    anyio this holds a lease on the runner (the test then runs in it) and closes the client through it.
+    """
+    with contextlib.ExitStack() as stack:
+        for name in request.fixturenames:
+            # pytest-asyncio's loop (a Runner in 1.x, event_loop before): set up before this fixture, so that it
+            # is torn down after it, still open when the client is closed
+            if name == "event_loop" or (name.startswith("_") and name.endswith(("_scoped_runner", "_event_loop"))):
+                request.getfixturevalue(name)
+        runner: Any = None
+        if "anyio_backend" in request.fixturenames:
+            from anyio.pytest_plugin import extract_backend_and_options, get_runner
+
+            backend = extract_backend_and_options(request.getfixturevalue("anyio_backend"))
+            runner = stack.enter_context(get_runner(*backend))
+        yield
+        loop = _loop_of(client)
+        if loop is not None and not loop.is_closed() and not loop.is_running():
+            loop.run_until_complete(client.aclose())
+        elif runner is not None:
+            runner.run_fixture(client.aclose, {})
+        else:
+            try:
+                _aclose_outside_its_loop(client)
+            except RuntimeError as exc:  # its connections belong to a loop that is closed
+                raise RuntimeError(
+                    "target_async.testing: the client was used in an event loop that was closed before the "
+                    "fixture could close the client in it (a test running its own asyncio.run?); close it in "
+                    "that loop: `async with client: ...`"
+                ) from exc
+
+
 try:
     import pytest
 except ImportError:  # pragma: no cover - the plugin part needs pytest; the helpers above do not
@@ -124,9 +234,7 @@ else:
     @pytest.fixture
     def target_emulator_app() -> Any:
         """A fresh emulator app (in-memory SQLite)."""
-        from .emulator import create_app
-
-        return create_app()
+        return emulator_app()
 
     @pytest.fixture
     def target_emulator_transport(target_emulator_app: Any) -> httpx.ASGITransport:
@@ -142,37 +250,39 @@ else:
             yield url
 
     @pytest.fixture
-    async def target_client(
-        target_emulator_transport: httpx.ASGITransport,
-    ) -> AsyncIterator[AsyncTargetClient]:
-        """An AsyncTargetClient wired to the in-process emulator."""
-        async with _make_target_client(
-            server_domain="emulator.test", secure=False, transport=target_emulator_transport
-        ) as client:
+    def target_client(
+        request: pytest.FixtureRequest, target_emulator_transport: httpx.ASGITransport
+    ) -> Iterator[AsyncTargetClient]:
+        """An AsyncTargetClient wired to the in-process emulator (opened by the test, closed after it)."""
+        client = _make_target_client(server_domain="emulator.test", secure=False, transport=target_emulator_transport)
+        with _closed_after_the_test(request, client):
             yield client
 
     @pytest.fixture
-    async def target_loopback_client(target_emulator_url: str) -> AsyncIterator[AsyncTargetClient]:
-        """An AsyncTargetClient talking to the loopback emulator over real HTTP."""
-        async with _make_target_client(
-            server_domain=target_emulator_url.removeprefix("http://"), secure=False
-        ) as client:
+    def target_loopback_client(request: pytest.FixtureRequest, target_emulator_url: str) -> Iterator[AsyncTargetClient]:
+        """An AsyncTargetClient talking to the loopback emulator over real HTTP (closed after the test)."""
+        client = _make_target_client(server_domain=target_emulator_url.removeprefix("http://"), secure=False)
+        with _closed_after_the_test(request, client):
             yield client
 
     @pytest.fixture
-    async def repository_client(
-        target_emulator_transport: httpx.ASGITransport,
-    ) -> AsyncIterator[AsyncRepositoryClient]:
-        """An AsyncRepositoryClient wired to the in-process emulator."""
-        async with _make_repository_client(
+    def repository_client(
+        request: pytest.FixtureRequest, target_emulator_transport: httpx.ASGITransport
+    ) -> Iterator[AsyncRepositoryClient]:
+        """An AsyncRepositoryClient wired to the in-process emulator (closed after the test)."""
+        client = _make_repository_client(
             base_url="http://emulator.test/data/core/xcore/", transport=target_emulator_transport
-        ) as client:
+        )
+        with _closed_after_the_test(request, client):
             yield client
 
     @pytest.fixture
-    async def repository_loopback_client(target_emulator_url: str) -> AsyncIterator[AsyncRepositoryClient]:
-        """An AsyncRepositoryClient talking to the loopback emulator over real HTTP."""
-        async with _make_repository_client(base_url=f"{target_emulator_url}/data/core/xcore/") as client:
+    def repository_loopback_client(
+        request: pytest.FixtureRequest, target_emulator_url: str
+    ) -> Iterator[AsyncRepositoryClient]:
+        """An AsyncRepositoryClient talking to the loopback emulator over real HTTP (closed after the test)."""
+        client = _make_repository_client(base_url=f"{target_emulator_url}/data/core/xcore/")
+        with _closed_after_the_test(request, client):
             yield client
 
     @pytest.fixture

@@ -40,3 +40,24 @@ def test_no_backoff_fixture(target_no_backoff):
     from target_async import _retry
 
     assert _retry.RetryPolicy().delay(5) == 0.0
+
+
+def test_the_lazy_package_names_match_its_type_checking_imports():
+    # target_async/__init__.py lists each public name twice: imports for type checkers, a table for run time
+    import ast
+    from pathlib import Path
+
+    import target_async
+
+    tree = ast.parse(Path(target_async.__file__).read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "_typing.TYPE_CHECKING"
+        for statement in node.body
+        if isinstance(statement, ast.ImportFrom)
+        for alias in statement.names
+    }
+    table = {name for names in target_async._EXPORTS.values() for name in names}
+    assert typed == table | {"errors"}
+    assert set(target_async.__all__) == table | {"__version__"}
