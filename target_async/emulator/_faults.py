@@ -17,8 +17,9 @@ Route patterns: ``"[METHOD ]TARGET"``. ``METHOD`` is an HTTP method or ``*``; ``
 route except ``/_emulator``), a path (``/rest/v1/delivery``; shell-style ``*`` globs allowed; a path also
 matches everything below it), or a route name: ``delivery``, ``repository`` (all of ``/data/core/xcore``),
 ``root``, ``containers``, ``instances`` (collection and item), ``instance`` (item only), ``search``,
-``operations`` (delete status polls). Examples: ``"repository"``, ``"POST /rest/v1/delivery"``,
-``"GET operations"``, ``"DELETE instance"``.
+``operations`` (delete status polls), ``artifact`` (``rules.json``/``rules.bin``), ``geo`` (``/v1/geo``).
+Examples: ``"repository"``, ``"POST /rest/v1/delivery"``, ``"GET operations"``, ``"DELETE instance"``,
+``"artifact"``.
 
 Per matching request, in order: every latency rule sleeps; then a drop rule closes the connection; then a burst
 rule answers its status (``Retry-After`` when set) instead of the route.
@@ -56,8 +57,9 @@ REPOSITORY_PREFIX = "/data/core/xcore"
 DELIVERY_PATH = "/rest/v1/delivery"
 ADMIN_PREFIX = "/_emulator"
 _ROUTE_NAMES = frozenset(
-    {"delivery", "repository", "root", "containers", "instances", "instance", "search", "operations"}
+    {"delivery", "repository", "root", "containers", "instances", "instance", "search", "operations", "artifact", "geo"}
 )
+GEO_PATH = "/v1/geo"
 
 
 class ConnectionDropped(ConnectionResetError):
@@ -231,6 +233,10 @@ def route_tags(path: str) -> frozenset[str]:
         return frozenset({"delivery"})
     if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
         return frozenset({"admin"})
+    if path == GEO_PATH:
+        return frozenset({"geo"})
+    if path.endswith(("/rules.json", "/rules.bin")) and "/v1/" in path:
+        return frozenset({"artifact"})
     if path != REPOSITORY_PREFIX and not path.startswith(REPOSITORY_PREFIX + "/"):
         return frozenset()
     parts = [p for p in path[len(REPOSITORY_PREFIX) :].split("/") if p]

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from target_async import AsyncTargetClient
 from target_async._serde import unstructure
 from target_async.emulator import create_app
-from target_async.testing import serve
+from target_async.errors import OnDeviceDisabledError
+from target_async.testing import disable_backoff, enable_backoff, serve
 
 ORG = "EMULATOR0000000000000000@AdobeOrg"
 REAL = json.loads((Path(__file__).resolve().parents[1] / "data" / "on-device" / "artifact.json").read_text())
@@ -80,7 +81,11 @@ class Setup:
             polling_interval=0,
             telemetry_enabled=False,
         )
-        self.run(self.client.wait_until_ready(timeout=10))
+        try:
+            self.run(self.client.wait_until_ready(timeout=10))
+        except BaseException:
+            self.run(self.client.aclose())
+            raise
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -281,3 +286,49 @@ def test_an_on_device_impression_is_counted_exactly_once(loop: asyncio.AbstractE
         assert entry["notification"]["mbox"] == {"name": "banner"}
         assert entry["notification"]["tokens"] == [token]
         assert entry["sessionId"] == "s-7" and entry["id"]["tntId"] == "visitor-7"
+
+
+def test_hybrid_asks_the_emulator_for_what_the_artifact_marks_remote(loop: asyncio.AbstractEventLoop) -> None:
+    fixtures = {
+        **FIXTURES,
+        "mboxes": {
+            **FIXTURES["mboxes"],
+            "checkout": {"remote": True, "experiences": [{"options": [{"content": "decided by the server"}]}]},
+        },
+    }
+    with serve(create_app(fixtures=fixtures)) as url:
+        setup = Setup(url, "emulator", loop)
+        try:
+            request = {"id": {"tntId": "v-1"}, "execute": {"mboxes": [{"name": "banner"}, {"name": "checkout"}]}}
+            local = setup.run(setup.client.get_offers(request=request))
+            assert local.response.status == 206 and local.meta.remote_mboxes == ["checkout"]
+            assert local.response.execute.mboxes[1].options is None  # not in the served artifact
+            hybrid = setup.run(setup.client.get_offers(request=request, decisioning_method="hybrid"))
+            assert hybrid.meta.decisioning_method == "server-side"
+            assert [m.options[0].content for m in hybrid.response.execute.mboxes] == [[1, 2], "decided by the server"]
+            only_local = {"id": {"tntId": "v-1"}, "execute": {"mboxes": [{"name": "banner"}]}}
+            assert (
+                setup.run(
+                    setup.client.get_offers(request=only_local, decisioning_method="hybrid")
+                ).meta.decisioning_method
+                == "on-device"
+            )
+        finally:
+            setup.run(setup.client.aclose())
+
+
+@pytest.mark.parametrize(("status", "ready"), [(503, True), (403, False)])
+def test_artifact_faults_reach_the_client(loop: asyncio.AbstractEventLoop, status: int, ready: bool) -> None:
+    faults = {"bursts": [{"route": "GET artifact", "status": status, "count": 2}]}
+    disable_backoff()
+    try:
+        with serve(create_app(fixtures=FIXTURES, faults=faults)) as url, httpx.Client(base_url=url) as admin:
+            if ready:  # 503s are retried by the client's HTTP core
+                setup = Setup(url, "emulator", loop)
+                setup.run(setup.client.aclose())
+                assert admin.get("/_emulator/faults").json()["bursts"] == []
+            else:  # 403: on-device decisioning is off for the account
+                with pytest.raises(OnDeviceDisabledError):
+                    Setup(url, "emulator", loop)
+    finally:
+        enable_backoff()

@@ -49,6 +49,7 @@ def http(base: str) -> Iterator[httpx.Client]:
         assert client.post("/_emulator/fixtures", json=FIXTURES).status_code == 200
         assert client.post("/_emulator/geo", json={"table": {"203.0.113.7": PARIS}, "replace": True}).is_success
         assert client.delete("/_emulator/notifications").is_success
+        assert client.delete("/_emulator/faults").is_success
         yield client
 
 
@@ -310,3 +311,13 @@ def test_notifications_are_recorded_for_the_admin_route(http: httpx.Client) -> N
     deliver(http, {"notifications": [note]})
     http.post("/_emulator/reset", json={})
     assert http.get("/_emulator/notifications").json()["total"] == 0
+
+
+def test_faults_target_the_artifact_and_geo_routes_by_name(http: httpx.Client) -> None:
+    faults = {"bursts": [{"route": "artifact", "status": 503, "count": 2}, {"route": "GET geo", "status": 502}]}
+    assert http.post("/_emulator/faults", json=faults).status_code == 200
+    assert http.get(RULES).status_code == 503
+    assert http.get("/emulator/production/v1/tok/rules.bin").status_code == 503
+    assert http.get(RULES).status_code == 200
+    assert http.get("/v1/geo", headers={"x-forwarded-for": "203.0.113.7"}).status_code == 502
+    assert hero_content(http, "v") is not None  # other routes are not affected
