@@ -9,11 +9,16 @@ fixture                            what it gives
 ``target_emulator_transport``      an ``httpx.ASGITransport`` over that app (in-process, no sockets)
 ``target_emulator_url``            the base URL of an emulator served by uvicorn on a free loopback port
 ``target_client``                  an ``AsyncTargetClient`` wired to the in-process emulator
+``target_ondevice_client``         an ``AsyncTargetClient`` deciding on-device from that emulator's artifact
 ``target_loopback_client``         an ``AsyncTargetClient`` talking to the loopback emulator over real HTTP
 ``repository_client``              an ``AsyncRepositoryClient`` wired to the in-process emulator
 ``repository_loopback_client``     an ``AsyncRepositoryClient`` talking to the loopback emulator over real HTTP
 ``target_no_backoff``              retry and polling delays off for one test
 =================================  ===============================================================================
+
+The emulator decides from the fixtures of ``create_app(fixtures=...)`` (or an ``artifact=``): override
+``target_emulator_app`` in a ``conftest.py`` (``return emulator_app(fixtures={...})``) to give every client
+fixture your own.
 
 Every fixture is synchronous, so it works with whatever runs the async tests: pytest-asyncio in strict mode (its
 default: mark the tests ``@pytest.mark.asyncio``) or auto mode, and anyio's plugin (``@pytest.mark.anyio``, on
@@ -255,6 +260,23 @@ else:
     ) -> Iterator[AsyncTargetClient]:
         """An AsyncTargetClient wired to the in-process emulator (opened by the test, closed after it)."""
         client = _make_target_client(server_domain="emulator.test", secure=False, transport=target_emulator_transport)
+        with _closed_after_the_test(request, client):
+            yield client
+
+    @pytest.fixture
+    def target_ondevice_client(
+        request: pytest.FixtureRequest, target_emulator_transport: httpx.ASGITransport
+    ) -> Iterator[AsyncTargetClient]:
+        """An AsyncTargetClient deciding on-device from the in-process emulator's rules artifact (its first call
+        waits for the artifact; what the artifact marks remote goes to the emulator). No polling."""
+        client = _make_target_client(
+            server_domain="emulator.test",
+            secure=False,
+            transport=target_emulator_transport,
+            decisioning_method="on-device",
+            artifact_location=f"http://emulator.test/{EMULATOR_CLIENT}/production/v1/rules.json",
+            polling_interval=0,
+        )
         with _closed_after_the_test(request, client):
             yield client
 
