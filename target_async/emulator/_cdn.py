@@ -28,7 +28,7 @@ Admin routes (``_app``'s rules: JSON only, Origin check):
   ``DELETE`` empties it.
 - ``GET|DELETE /_emulator/notifications``: what ``POST /rest/v1/delivery`` received
   (``{"notifications": [{"receivedAt", "imsOrgId", "sessionId", "requestId", "id", "notification"}], "total",
-  "dropped"}``, oldest first, the last 10,000 kept); ``DELETE`` forgets them.
+  "dropped"}``, oldest first, the last 10,000 kept, at most 16 MB of JSON); ``DELETE`` forgets them.
 """
 
 from __future__ import annotations

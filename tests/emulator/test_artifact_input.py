@@ -146,3 +146,18 @@ def test_invalid_fixtures_are_refused_naming_the_path(fixtures: Any, needle: str
     with pytest.raises(ValueError, match="invalid Delivery fixtures") as caught:
         create_app(fixtures=fixtures)
     assert needle in str(caught.value)
+
+
+def test_the_notification_log_is_bounded_by_count_and_size() -> None:
+    from target_async.emulator._delivery import NotificationLog
+
+    log = NotificationLog(limit=3, max_bytes=10_000)
+    log.record([{"n": i} for i in range(5)])
+    snap = log.snapshot()
+    assert [e["n"] for e in snap["notifications"]] == [2, 3, 4]
+    assert (snap["total"], snap["dropped"]) == (5, 2)
+    log.record([{"big": "x" * 6_000}, {"big": "y" * 6_000}])
+    snap = log.snapshot()
+    assert [e.get("big", "")[:1] for e in snap["notifications"]] == ["y"]  # the first big one no longer fits
+    log.clear()
+    assert log.snapshot() == {"notifications": [], "total": 0, "dropped": 0}
