@@ -42,6 +42,9 @@ except ImportError:  # pragma: no cover
     _AiohttpExchange = None  # type: ignore[assignment,misc]
 
 
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # aiohttp's GET_METHODS
+
+
 class Exchange(Protocol):
     """What the HTTP core needs from the library that carries its requests."""
 
@@ -114,6 +117,8 @@ class HttpxExchange:
         extensions = self._extensions
         if max_size != DEFAULT_MAX_RESPONSE_SIZE:  # tells an AiohttpTransport the cap of the raw body
             extensions = {**extensions, MAX_SIZE_EXTENSION: max_size}
+        if content is None and method not in _NO_BODY:  # as aiohttp (and requests) frame a body-less write
+            headers = [*headers, ("Content-Length", "0")]
         request = self._build(method, url, headers=headers, content=content, extensions=extensions)
         response = await self._send(request)
         response.request = request

@@ -9,9 +9,10 @@ One :class:`HTTPCore` is a deadline, a retry policy and error mapping over one e
 hands the clients an :class:`~target_async._answer.Answer`, whatever carried the request.
 
 Every exchange sends the same request (the URL text built here, the client's headers then the call's,
-``Accept-Encoding: gzip, deflate``), never follows a redirect (a 3xx is a :class:`~target_async.RedirectError`,
-except a 304 to a conditional request), and reads the body chunk by chunk under ``max_response_size`` (decoded
-bytes; :class:`~target_async._answer.BodyReader`). A received answer whose body is not the JSON expected is a
+``User-Agent: target-async/<version>`` unless the client names one, ``Accept-Encoding: gzip, deflate``), never
+follows a redirect (a 3xx is a :class:`~target_async.RedirectError`, except a 304 to a conditional request), and
+reads the body chunk by chunk under ``max_response_size`` (decoded bytes; :class:`~target_async._answer.BodyReader`).
+A received answer whose body is not the JSON expected is a
 :class:`~target_async.ResponseDecodeError` (:func:`decode_answer`). A core is bound to the event loop it first
 ran in (:class:`~target_async.EventLoopError`).
 """
@@ -53,6 +54,7 @@ from ._exceptions import (
 from ._exchange import Exchange, open_exchange
 from ._ids import request_id as new_request_id
 from ._retry import RetryPolicy
+from ._version import __version__
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
@@ -181,7 +183,10 @@ class HTTPCore:
         self._transport = transport
         self._http_client = http_client
         self._headers = dict(headers or {})
-        if not any(key.lower() == "accept-encoding" for key in self._headers):
+        names = {key.lower() for key in self._headers}
+        if "user-agent" not in names:  # else each exchange would name its library (aiohttp's, httpx's, none)
+            self._headers["User-Agent"] = f"target-async/{__version__}"
+        if "accept-encoding" not in names:
             self._headers["Accept-Encoding"] = _ACCEPT_ENCODING
         self.logger = logger or _log
         self._exchange: Exchange | None = None

@@ -532,3 +532,24 @@ async def test_a_slow_token_callable_is_bounded_by_the_call_deadline() -> None:
     assert time.monotonic() - started < 2.0
     assert exc.value.request_sent is False
     assert sent == []
+
+
+# -- 12. one owner for retries (issue #11 item 3): a caller that retries by itself asks for one attempt ----------
+
+
+@pytest.mark.parametrize(
+    ("options", "attempts"), [({}, 3), ({"retry": False}, 1), ({"retries": RetryPolicy(max_retries=1)}, 2)]
+)
+async def test_a_503_with_retry_after_is_waited_out_once_by_whoever_owns_the_retries(
+    serve: Any, options: dict[str, Any], attempts: int
+) -> None:
+    log: list[Any] = []
+    host = await serve(answering(503, b'{"message": "busy"}', {"Retry-After": "1"}, log=log))
+    core = HTTPCore(timeout=5.0, retries=RetryPolicy(max_retries=2))
+    try:
+        with pytest.raises(APIError) as exc:
+            await core.send("GET", f"http://{host}/status", idempotent=True, **options)
+    finally:
+        await core.aclose()
+    assert len(log) == attempts
+    assert exc.value.status == 503 and exc.value.headers["retry-after"] == "1"  # the caller can wait it out
