@@ -8,6 +8,7 @@ them. The subprocesses run in parallel, so the whole module costs about one pyte
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -149,6 +150,13 @@ def test_the_app_fixture(target_emulator_app):
 _QUIET = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:respx"]
 
 
+def _readme_example() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Testing your code") :]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    return next(block for block in blocks if "async def test_my_handler" in block)
+
+
 def _project(root: Path, ini: str, files: dict[str, str]) -> Path:
     root.mkdir()
     # warnings are errors, but for pytest-asyncio's advice to set a loop scope (a default setup leaves it unset)
@@ -177,7 +185,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[i
     started: dict[str, subprocess.Popen[str]] = {}
     for name, (ini, mark, flavour, args) in _MODES.items():
         text = _COMMON.format(mark=mark) + _USER_FIXTURE[flavour].format(mark=mark)
-        started[name] = _pytest(_project(base / name, ini, {"test_plugin.py": text}), *args)
+        files = {"test_plugin.py": text}
+        if name == "strict":  # the README's example, as written
+            files["test_readme.py"] = _readme_example()
+        started[name] = _pytest(_project(base / name, ini, files), *args)
     # the plugin loaded explicitly, with no other plugin: what loading it costs
     cost = _project(base / "cost", "", {"test_cost.py": _COST})
     started["cost"] = _pytest(cost, "-p", "target_async.testing", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
@@ -198,11 +209,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[i
                 process.kill()
 
 
-@pytest.mark.parametrize("mode", ["strict", "auto"])
-def test_the_fixtures_work_under_pytest_asyncio(runs: dict[str, tuple[int, str]], mode: str) -> None:
+@pytest.mark.parametrize(("mode", "tests"), [("strict", 8), ("auto", 7)])  # strict: + the README's example
+def test_the_fixtures_work_under_pytest_asyncio(runs: dict[str, tuple[int, str]], mode: str, tests: int) -> None:
     code, output = runs[mode]
     assert code == 0, output
-    assert "7 passed" in output, output
+    assert f"{tests} passed" in output, output
+    if mode == "strict":
+        assert "PASSED test_readme.py::test_my_handler" in output, output
 
 
 def test_the_fixtures_work_under_anyio_on_asyncio_and_trio(runs: dict[str, tuple[int, str]]) -> None:
