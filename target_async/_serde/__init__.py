@@ -1,5 +1,6 @@
 """JSON <-> model conversion: one naming rule, one cattrs converter (private)."""
 
+from ._clone import CloneDoubt, clone
 from ._converter import (
     JSON_DECODE_ERRORS,
     build_converter,
@@ -16,7 +17,9 @@ from ._naming import json_key, wire_names
 
 __all__ = [
     "JSON_DECODE_ERRORS",
+    "CloneDoubt",
     "build_converter",
+    "clone",
     "converter",
     "dumps",
     "json_dumps",

@@ -14,7 +14,7 @@ import attrs
 
 from .._exceptions import ValidationError
 from .._ids import request_id as new_request_id, session_id as new_session_id
-from .._serde import converter, strict_converter, structure
+from .._serde import CloneDoubt, clone, converter, strict_converter, structure
 from ..models import (
     AnalyticsRequest,
     AudienceManager,
@@ -83,6 +83,11 @@ def copy_request(request: Any, *, field: str = "request") -> DeliveryRequest:
     its ``extras`` hold, since the caller put them there on purpose.
     """
     if isinstance(request, DeliveryRequest):
+        try:
+            copied: DeliveryRequest = clone(request)  # the round trip, several times faster; a doubt takes it
+            return copied
+        except CloneDoubt:
+            pass
         try:
             data = converter.unstructure(request)
         except (AttributeError, TypeError, ValueError) as exc:
