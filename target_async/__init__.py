@@ -275,6 +275,10 @@ def _load() -> None:
 if not _typing.TYPE_CHECKING:  # mypy sees the imports above; at run time the names come from here
 
     def __getattr__(name: str) -> object:
+        if name in _SUBMODULES:  # ``from target_async import errors`` loads that module only
+            from importlib import import_module
+
+            return import_module(f".{name}", __name__)
         if name in _LAZY and not _loaded:
             _load()
             if name in globals():
