@@ -7,9 +7,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypedDict, TypeVar, overload
 
 from .._exceptions import ConfigurationError, UsageError, ValidationError
-from ..delivery import AsyncTargetClient, Attributes, TargetDeliveryResponse
-from ..delivery._artifacts import ArtifactStatus
-from ..delivery._options import DeliveryOptions
+from ..delivery import ArtifactStatus, AsyncTargetClient, Attributes, DeliveryOptions, TargetDeliveryResponse
 from ..models import DeliveryRequest
 from ._async_result import AsyncResult
 from ._base import SyncClient
