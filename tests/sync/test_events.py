@@ -217,3 +217,19 @@ def test_ready_watch_does_not_keep_the_callers_frame(client: TargetClient, callb
     assert fired.wait(5)
     callbacks.flush(5)
     assert watch._caller is None
+
+
+def test_ready_watch_armed_twice_fires_once(client: TargetClient, callbacks: CallbackThread) -> None:
+    """Server-side ``create()`` arms it, and so may the async client's own ``client_ready``: one event."""
+    fired: list[int] = []
+    frame = types.SimpleNamespace(f_lasti=1)
+    watch = events_module.ReadyWatch(client, lambda: fired.append(1), frame)  # type: ignore[arg-type]
+    watch.arm(callbacks)
+    watch.arm(callbacks)
+    frame.f_lasti = 2
+    deadline = time.monotonic() + 5
+    while not fired and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    callbacks.flush(5)
+    assert fired == [1]
