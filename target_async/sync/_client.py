@@ -114,7 +114,11 @@ class TargetClient(SyncClient):
             if ready is not None:
                 ready.arm(strategy.callbacks)
         else:  # one artifact download and polling, on the loop thread; ready is armed by the first artifact
-            strategy.call_on_loop(strategy.client._local.start)
+            try:
+                strategy.call_on_loop(strategy.client._local.start)
+            except BaseException:
+                strategy.close()
+                raise
         return self
 
     def wait_until_ready(self, timeout: float | None = None) -> None:

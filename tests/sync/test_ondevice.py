@@ -119,3 +119,20 @@ def test_refresh_from_the_facade(server) -> None:
         client.wait_until_ready(timeout=5)
         assert client.refresh_artifact() is False  # 304
         assert state.artifact_requests[-1].get("if-none-match")
+
+
+def test_a_create_whose_artifact_download_cannot_start_raises_and_leaves_nothing_running(
+    server: tuple[OnDeviceServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from target_async.delivery._local import OnDevice
+
+    from .conftest import shim_threads
+
+    def refuse(self: OnDevice) -> None:
+        raise RuntimeError("no download today")
+
+    monkeypatch.setattr(OnDevice, "start", refuse)
+    _, url = server
+    with pytest.raises(RuntimeError, match="no download today"):
+        TargetClient.create(options(url))
+    assert shim_threads() == []  # the lease was given back: no client left open to warn when collected
