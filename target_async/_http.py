@@ -33,6 +33,7 @@ import anyio
 import httpx
 import sniffio
 
+from . import _otel
 from ._answer import (
     DEFAULT_MAX_RESPONSE_SIZE,
     Answer,
@@ -318,7 +319,7 @@ class HTTPCore:
         budget = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
         self._check_loop()
-        exchange = self._exchange or self._open()
+        exchange = _otel.http_attempts(self._exchange or self._open())  # CLIENT spans (when enabled)
         policy = NO_RETRIES if not retry else self.retries if retries is None else retries
         limit = self.max_response_size if max_response_size is None else max_response_size
         hdrs = dict(headers) if headers else {}

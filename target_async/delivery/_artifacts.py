@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 import anyio
 import attrs
 
+from .. import _otel
 from .._exceptions import (
     ConfigurationError,
     OnDeviceDisabledError,
@@ -316,6 +317,7 @@ class ArtifactSource:
         if not self._first.done():
             self._first.set_result(None)
 
+    @_otel.refresh_span
     async def refresh(self) -> bool:
         """Poll once now (``If-None-Match`` after a 200 with an ETag); True when a new artifact was loaded.
 

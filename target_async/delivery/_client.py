@@ -14,6 +14,7 @@ import anyio
 import httpx
 import sniffio
 
+from .. import _otel
 from .._client_base import ClientBase, ClientState
 from .._exceptions import ConfigurationError, ValidationError
 from .._retry import DEFAULT_RETRIES, RetryPolicy
@@ -422,6 +423,7 @@ class AsyncTargetClient(ClientBase):
 
     # -- internals -------------------------------------------------------------------------------------------
 
+    @_otel.delivery_span
     async def _deliver(self, call: Call) -> TargetDeliveryResponse:
         """One call, in the steps of the delivery pipeline: (options parsed by the caller) → prepare → route →
         decide locally or send to the server → build the result."""

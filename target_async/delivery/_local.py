@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from .. import _otel
 from .._http import HTTPCore
 from .._ids import request_id as new_request_id
 from ..models import DeliveryRequest
@@ -147,6 +148,7 @@ class OnDevice:
             engine = await self.artifacts.wait_ready(timeout)
         return engine
 
+    @_otel.decision_span
     async def decide(
         self,
         engine: Any,

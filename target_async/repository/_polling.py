@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio
 import attrs
 
-from .. import _retry
+from .. import _otel, _retry
 from .._exceptions import (
     DeleteRejectedError,
     NotFoundError,
@@ -370,6 +370,7 @@ class DeleteOperation:
                 self.polling_url = location
         return self.status
 
+    @_otel.delete_span
     async def result(
         self,
         timeout: float | None = None,

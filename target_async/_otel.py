@@ -1,0 +1,429 @@
+"""OpenTelemetry spans for the SDK's work (the ``otel`` extra): free when OpenTelemetry is absent or unused.
+
+==========================================  ==========  ==========================================================
+span                                        kind        made by
+==========================================  ==========  ==========================================================
+``target_async.get_offers``                 INTERNAL    every delivery call (``get_offers``, ``get_attributes``,
+``target_async.send_notifications``                     ``get_offers_many``'s items; queued on-device notifications)
+``target_async.on_device.decide``           INTERNAL    a decision made from the rules artifact
+``target_async.artifact.refresh``           INTERNAL    an artifact download or poll (``If-None-Match``)
+``target_async.delete_operation.result``    INTERNAL    waiting for a repository delete (``await op``/``result()``)
+``GET``, ``POST``, ... (the method)         CLIENT      each HTTP attempt of the HTTP core (retries included), as the
+                                                        HTTP client semantic conventions say
+==========================================  ==========  ==========================================================
+
+Every span is a child of the span current when the call starts (the caller's), and the CLIENT spans are children
+of the INTERNAL span whose work sent them. Artifact polling, which outlives the call that started it, makes a
+trace per refresh; queued on-device notifications are sent in the trace of the call whose decision started
+the sender (``target_async.send_notifications``, possibly after that call's span ended).
+
+No ``traceparent`` is sent: Adobe's Delivery API, repository API and CDN do not join a caller's trace, and the
+header would hand a third party the caller's trace ids (and change every request for nothing).
+
+What it costs, and how each case is decided (``benchmarks/bench_otel.py``):
+
+* ``opentelemetry-api`` not installed (looked up once, at import, without importing it): every decorator here
+  returns the function itself, and :func:`http_attempts` returns its argument; nothing else runs.
+* installed, but the application never imported ``opentelemetry.trace`` (whatever configures OpenTelemetry does):
+  one dictionary lookup per call. target_async itself never imports OpenTelemetry (90 ms).
+* imported, but no SDK configured (the API's no-op tracer): one non-recording span per hook, no attribute
+  computed, no context attached.
+* a span that the SDK's sampler drops: its context is still made current, so that its children are dropped too.
+
+URLs are recorded without user info, and with the values of query parameters other than those of
+:data:`SAFE_QUERY` replaced by ``REDACTED`` (the Delivery API's ``sessionId`` identifies a visitor; the
+repository's ``property``/``q`` filters are the caller's data). No header, body or credential is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._answer import Answer
+    from ._exchange import Exchange
+
+__all__ = [
+    "INSTALLED",
+    "SAFE_QUERY",
+    "decision_span",
+    "delete_span",
+    "delivery_span",
+    "http_attempts",
+    "refresh_span",
+    "safe_url",
+]
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def _installed() -> bool:
+    """Whether ``opentelemetry.trace`` can be imported (found, not imported: only its namespace package is)."""
+    try:
+        return importlib.util.find_spec("opentelemetry.trace") is not None
+    except (ImportError, ValueError):  # a parent that is not a package, or an import blocked in sys.modules
+        return False
+
+
+INSTALLED = _installed()
+"""Whether the OpenTelemetry API is installed (decided once, at import)."""
+
+SAFE_QUERY = frozenset({"imsOrgId", "version", "client", "schema", "orderby", "limit", "start", "product"})
+"""Query parameters whose values are recorded in ``url.full``; the others read ``REDACTED``."""
+
+_TRACER_NAME = "target_async"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BACKGROUND_TASKS = frozenset({"target-async-artifact"})  # named by delivery/_artifacts.py
+_tracer: Any = None  # the tracer, made on first use (tests put their own provider's here)
+
+
+class _Tally:
+    """What the HTTP core did inside one INTERNAL span: the logical requests sent and the last status."""
+
+    __slots__ = ("sends", "status")
+
+    def __init__(self) -> None:
+        self.sends = 0
+        self.status: int | None = None
+
+
+_tally: ContextVar[_Tally | None] = ContextVar("target_async_otel_tally", default=None)
+
+
+def _active_tracer() -> Any:
+    """The tracer, or None while the application has not imported the OpenTelemetry API."""
+    global _tracer
+    tracer = _tracer
+    if tracer is None:
+        api = sys.modules.get("opentelemetry.trace")
+        if api is None:
+            return None
+        # a ProxyTracer until a provider is set: spans start once the application configures the SDK
+        tracer = _tracer = api.get_tracer(_TRACER_NAME, __version__)
+    return tracer
+
+
+def _api() -> Any:
+    return sys.modules["opentelemetry.trace"]
+
+
+def _context() -> Any:
+    return sys.modules["opentelemetry.context"]  # imported by opentelemetry.trace
+
+
+def _in_background() -> bool:
+    """Whether this runs in the SDK's artifact polling task: it outlives the call that started it, and must not
+    hang every later poll in that call's trace."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not asyncio
+        return False
+    return task is not None and task.get_name() in _BACKGROUND_TASKS
+
+
+def error_type(exc: BaseException) -> str:
+    """The low-cardinality ``error.type`` of an exception: ``timeout``, ``cancelled`` or its class name."""
+    cls = type(exc)
+    module = cls.__module__
+    if module.startswith("httpx"):  # by name: only the exchanges and the core import httpx (test_layers)
+        if any(c.__name__ == "TimeoutException" for c in cls.__mro__):
+            return "timeout"
+        return f"httpx.{cls.__qualname__}"
+    if isinstance(exc, asyncio.CancelledError) or cls.__name__ == "Cancelled":  # asyncio, anyio, trio
+        return "cancelled"
+    if module.startswith("target_async"):
+        return f"target_async.{cls.__qualname__}"
+    return f"{module}.{cls.__qualname__}" if module != "builtins" else cls.__qualname__
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info, and with the values of the query parameters outside :data:`SAFE_QUERY`
+    replaced by ``REDACTED``."""
+    parts = urlsplit(url)
+    query = parts.query
+    if query:
+        kept = []
+        for item in query.split("&"):
+            name, eq, _ = item.partition("=")
+            kept.append(item if name in SAFE_QUERY or not eq else f"{name}=REDACTED")
+        query = "&".join(kept)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, query, ""))
+
+
+def _request_attributes(method: str, url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return {
+        "http.request.method": method,
+        "server.address": parts.hostname or "",
+        "server.port": port or _DEFAULT_PORTS.get(parts.scheme, 0),
+        "url.full": safe_url(url),
+    }
+
+
+def _fail(span: Any, exc: BaseException) -> None:
+    api = _api()
+    kind = error_type(exc)
+    span.set_attribute("error.type", kind)
+    if kind != "cancelled":
+        span.record_exception(exc)
+    span.set_status(api.Status(api.StatusCode.ERROR, kind))
+
+
+# -- the HTTP core's attempts (CLIENT spans) ------------------------------------------------------------------------
+
+
+class _TracedExchange:
+    """An exchange whose every attempt is a CLIENT span (one per :meth:`HTTPCore.send`, so resends are counted)."""
+
+    __slots__ = ("_attempts", "_inner", "_tally", "_tracer")
+
+    def __init__(self, inner: Exchange, tracer: Any, tally: _Tally | None) -> None:
+        self._inner = inner
+        self._tracer = tracer
+        self._tally = tally
+        self._attempts = 0
+
+    async def exchange(self, method: str, url: str, *args: Any, **kwargs: Any) -> Answer:
+        """:meth:`Exchange.exchange` in a CLIENT span (the arguments after the URL passed on as they are)."""
+        resends = self._attempts
+        self._attempts += 1
+        api = _api()
+        span = self._tracer.start_span(method, kind=api.SpanKind.CLIENT)
+        if not span.get_span_context().is_valid:  # the no-op tracer
+            return await self._inner.exchange(method, url, *args, **kwargs)
+        recording = span.is_recording()
+        if recording:
+            span.set_attributes(_request_attributes(method, url))
+            if resends:
+                span.set_attribute("http.request.resend_count", resends)
+            for name, value in args[0] if args else kwargs.get("headers", ()):
+                if name.lower() == "x-request-id":
+                    span.set_attribute("target_async.request_id", value)
+                    break
+        token = _context().attach(api.set_span_in_context(span))
+        try:
+            answer = await self._inner.exchange(method, url, *args, **kwargs)
+        except BaseException as exc:
+            status = getattr(exc, "status", None)
+            if not isinstance(status, int) or isinstance(status, bool) or not status:
+                status = None  # else a BodyError: the answer came, its body could not be read
+            if self._tally is not None and status is not None:
+                self._tally.status = status
+            if recording:
+                if status is not None:
+                    span.set_attribute("http.response.status_code", status)
+                kind = error_type(exc)
+                span.set_attribute("error.type", kind)
+                span.set_status(api.Status(api.StatusCode.ERROR, kind))
+            raise
+        else:
+            status = answer.status_code
+            if self._tally is not None:
+                self._tally.status = status
+            if recording:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 400:
+                    span.set_attribute("error.type", str(status))
+                    span.set_status(api.Status(api.StatusCode.ERROR))
+            return answer
+        finally:
+            _context().detach(token)
+            span.end()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def http_attempts(exchange: Exchange) -> Exchange:
+    """The exchange one :meth:`~target_async._http.HTTPCore.send` should use: ``exchange`` itself unless spans
+    are being made, else a wrapper that makes a CLIENT span per attempt (the HTTP core's one hook)."""
+    if not INSTALLED:
+        return exchange
+    tracer = _active_tracer()
+    if tracer is None:
+        return exchange
+    tally = _tally.get()
+    if tally is not None:
+        tally.sends += 1
+    return _TracedExchange(exchange, tracer, tally)
+
+
+# -- INTERNAL spans ---------------------------------------------------------------------------------------------------
+
+Before = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], Mapping[str, Any]]
+After = Callable[[Any, Any, Any, _Tally], None]  # (span, self, result or None on failure, tally)
+
+
+def _internal(name: str | Callable[..., str], before: Before, after: After | None = None) -> Callable[[F], F]:
+    """A decorator making an INTERNAL span around an async method (the function itself without OpenTelemetry)."""
+
+    def decorate(func: F) -> F:
+        if not INSTALLED:
+            return func
+
+        @functools.wraps(func)
+        async def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+            tracer = _active_tracer()
+            if tracer is None:
+                return await func(self, *args, **kwargs)
+            api = _api()
+            span_name = name if isinstance(name, str) else name(self, *args, **kwargs)
+            root = _context().Context() if _in_background() else None  # the SDK's own tasks: a trace each
+            span = tracer.start_span(span_name, context=root, kind=api.SpanKind.INTERNAL)
+            if not span.get_span_context().is_valid:  # the no-op tracer
+                return await func(self, *args, **kwargs)
+            recording = span.is_recording()
+            if recording:
+                span.set_attributes(before(self, args, kwargs))
+            token = _context().attach(api.set_span_in_context(span))
+            tally = _Tally()
+            tally_token = _tally.set(tally)
+            result = None
+            try:
+                result = await func(self, *args, **kwargs)
+                return result
+            except BaseException as exc:
+                if recording:
+                    _fail(span, exc)
+                raise
+            finally:
+                _tally.reset(tally_token)
+                _context().detach(token)
+                if recording and after is not None:
+                    after(span, self, result, tally)
+                span.end()
+
+        return cast(F, traced)
+
+    return decorate
+
+
+def _request_counts(request: Any, prefix: str) -> dict[str, Any]:
+    """Counts of what a Delivery request asks for."""
+    execute = getattr(request, "execute", None)
+    prefetch = getattr(request, "prefetch", None)
+    return {
+        f"{prefix}.execute.mboxes": len(getattr(execute, "mboxes", None) or ()),
+        f"{prefix}.execute.page_load": getattr(execute, "page_load", None) is not None,
+        f"{prefix}.prefetch.mboxes": len(getattr(prefetch, "mboxes", None) or ()),
+        f"{prefix}.prefetch.views": len(getattr(prefetch, "views", None) or ()),
+        f"{prefix}.prefetch.page_load": getattr(prefetch, "page_load", None) is not None,
+        f"{prefix}.notifications": len(getattr(request, "notifications", None) or ()),
+    }
+
+
+def _delivery_name(client: Any, call: Any, *args: Any, **kwargs: Any) -> str:
+    return "target_async.send_notifications" if call.notifications else "target_async.get_offers"
+
+
+def _delivery_before(client: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    call = args[0] if args else kwargs["call"]
+    attributes = _request_counts(call.request, "target_async.delivery")
+    attributes["target_async.client_code"] = client.client
+    attributes["target_async.delivery.method"] = call.method
+    return attributes
+
+
+def _delivery_after(span: Any, client: Any, result: Any, tally: _Tally) -> None:
+    if result is None:
+        return
+    meta = result.meta
+    span.set_attribute("target_async.delivery.decided_by", meta.decisioning_method)
+    status = getattr(result.response, "status", None)
+    if isinstance(status, int):
+        span.set_attribute("target_async.delivery.status", status)
+    if meta.remote_mboxes or meta.remote_views:
+        span.set_attribute("target_async.delivery.remote_mboxes", len(meta.remote_mboxes))
+        span.set_attribute("target_async.delivery.remote_views", len(meta.remote_views))
+
+
+delivery_span = _internal(_delivery_name, _delivery_before, _delivery_after)
+"""``AsyncTargetClient._deliver``: ``target_async.get_offers`` / ``target_async.send_notifications``."""
+
+
+def _decision_before(local: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    engine = args[0] if args else kwargs.get("engine")
+    request = args[1] if len(args) > 1 else kwargs.get("request")
+    attributes = _request_counts(request, "target_async.on_device")
+    version = getattr(getattr(engine, "artifact", None), "version", None)
+    if isinstance(version, str):
+        attributes["target_async.artifact.version"] = version
+    return attributes
+
+
+def _decision_after(span: Any, local: Any, decision: Any, tally: _Tally) -> None:
+    span.set_attribute("target_async.on_device.geo_lookup", tally.sends > 0)
+    if decision is None:
+        return
+    span.set_attribute("target_async.on_device.status", decision.status)
+    span.set_attribute("target_async.on_device.remote_mboxes", len(decision.remote_mboxes))
+    span.set_attribute("target_async.on_device.remote_views", len(decision.remote_views))
+    span.set_attribute("target_async.on_device.notifications_queued", len(decision.notifications))
+
+
+decision_span = _internal("target_async.on_device.decide", _decision_before, _decision_after)
+"""``OnDevice.decide``: ``target_async.on_device.decide``."""
+
+
+def _refresh_before(source: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    status = source.status
+    attributes: dict[str, Any] = {"target_async.artifact.location": safe_url(source.location)}
+    if status.ready and status.etag:
+        attributes["target_async.artifact.if_none_match"] = status.etag
+    return attributes
+
+
+def _refresh_after(span: Any, source: Any, loaded: Any, tally: _Tally) -> None:
+    status = source.status
+    span.set_attribute("target_async.artifact.loaded", loaded is True)
+    if tally.status is not None:
+        span.set_attribute("target_async.artifact.status_code", tally.status)
+    elif loaded is True:
+        span.set_attribute("target_async.artifact.source", "payload")
+    if status.etag:
+        span.set_attribute("target_async.artifact.etag", status.etag)
+    if status.version:
+        span.set_attribute("target_async.artifact.version", status.version)
+    error = status.last_error
+    if loaded is False and error is not None:  # refresh reports failures in status, never raises them
+        kind = error_type(error)
+        span.set_attribute("error.type", kind)
+        api = _api()
+        span.set_status(api.Status(api.StatusCode.ERROR, kind))
+
+
+refresh_span = _internal("target_async.artifact.refresh", _refresh_before, _refresh_after)
+"""``ArtifactSource.refresh``: ``target_async.artifact.refresh``."""
+
+
+def _delete_before(op: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {
+        "target_async.repository.container_id": op.container_id,
+        "target_async.repository.instance_id": op.instance_id,
+        "target_async.repository.request_id": op.request_id,
+    }
+
+
+def _delete_after(span: Any, op: Any, outcome: Any, tally: _Tally) -> None:
+    span.set_attribute("target_async.delete.polls", tally.sends)
+    span.set_attribute("target_async.delete.outcome", op.status)
+
+
+delete_span = _internal("target_async.delete_operation.result", _delete_before, _delete_after)
+"""``DeleteOperation.result``: ``target_async.delete_operation.result``."""
