@@ -60,6 +60,17 @@ async def test_async_with_in_the_test(target_loopback_client):
         assert (await client.get_offers(request=_request())).response.status == 200
 
 
+{mark}
+async def test_ondevice_client(target_ondevice_client):
+    SEEN.append(target_ondevice_client)
+    result = await target_ondevice_client.get_offers(request=_request())
+    assert result.meta.decisioning_method == "on-device"
+
+
+def test_fixtures_left_unused(target_ondevice_client, target_loopback_client, repository_loopback_client):
+    SEEN.append(target_ondevice_client)
+
+
 def test_a_plain_test_running_its_own_loop(target_loopback_client):
     async def main():
         async with target_loopback_client as client:
@@ -209,7 +220,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[i
                 process.kill()
 
 
-@pytest.mark.parametrize(("mode", "tests"), [("strict", 8), ("auto", 7)])  # strict: + the README's example
+@pytest.mark.parametrize(("mode", "tests"), [("strict", 10), ("auto", 9)])  # strict: + the README's example
 def test_the_fixtures_work_under_pytest_asyncio(runs: dict[str, tuple[int, str]], mode: str, tests: int) -> None:
     code, output = runs[mode]
     assert code == 0, output
