@@ -202,11 +202,13 @@ def _closed_after_the_test(request: Any, client: _Closable) -> Iterator[None]:
     anyio this holds a lease on the runner (the test then runs in it) and closes the client through it.
     """
     with contextlib.ExitStack() as stack:
+        test_loop: Any = None
         for name in request.fixturenames:
             # pytest-asyncio's loop (a Runner in 1.x, event_loop before): set up before this fixture, so that it
             # is torn down after it, still open when the client is closed
             if name == "event_loop" or (name.startswith("_") and name.endswith(("_scoped_runner", "_event_loop"))):
-                request.getfixturevalue(name)
+                value = request.getfixturevalue(name)
+                test_loop = value.get_loop() if hasattr(value, "get_loop") else value
         runner: Any = None
         if "anyio_backend" in request.fixturenames:
             from anyio.pytest_plugin import extract_backend_and_options, get_runner
@@ -214,7 +216,7 @@ def _closed_after_the_test(request: Any, client: _Closable) -> Iterator[None]:
             backend = extract_backend_and_options(request.getfixturevalue("anyio_backend"))
             runner = stack.enter_context(get_runner(*backend))
         yield
-        loop = _loop_of(client)
+        loop = _loop_of(client) or (test_loop if hasattr(test_loop, "run_until_complete") else None)
         if loop is not None and not loop.is_closed() and not loop.is_running():
             loop.run_until_complete(client.aclose())
         elif runner is not None:

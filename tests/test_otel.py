@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from target_async import AsyncTargetClient, _otel, _retry
+from target_async import AsyncTargetClient, TargetClient, _otel, _retry
 from target_async.emulator import create_app
 from target_async.models import (
     ChannelType,
@@ -194,6 +194,17 @@ async def test_a_failed_call_records_the_sdk_error_and_the_attempts_error(spans)
     assert http.attributes["error.type"] == "httpx.ConnectError"
     assert "http.response.status_code" not in http.attributes
     assert http.status.status_code is StatusCode.ERROR
+
+
+def test_the_sync_client_calls_in_the_callers_trace(spans, ondevice) -> None:
+    tracer, exporter = spans
+    _state, url = ondevice
+    options = {"client": CLIENT, "organization_id": ORG, "server_domain": url.removeprefix("http://"), "secure": False}
+    with TargetClient.create(options) as client, tracer.start_as_current_span("caller") as caller:
+        client.get_offers({"request": {"execute": {"mboxes": [{"name": "a", "index": 1}]}}})
+    [call] = named(exporter, "target_async.get_offers")
+    assert call.parent is not None and call.parent.span_id == caller.get_span_context().span_id
+    assert [s.name for s in children(exporter, call)] == ["POST"]
 
 
 # -- on-device ------------------------------------------------------------------------------------------------------
@@ -382,7 +393,8 @@ def handler(request):
     return httpx.Response(200, json={{"status": 200, "requestId": "r"}})
 
 async def main():
-    async with AsyncTargetClient(client="c", organization_id="o@AdobeOrg", transport=httpx.MockTransport(handler)) as client:
+    transport = httpx.MockTransport(handler)
+    async with AsyncTargetClient(client="c", organization_id="o@AdobeOrg", transport=transport) as client:
         result = await client.get_offers(request={{"execute": {{"mboxes": [{{"name": "a", "index": 1}}]}}}})
     assert result.response.status == 200
 
@@ -391,41 +403,65 @@ asyncio.run(main())
 """
 
 
-def run(prelude: str, check: str) -> str:
-    code = textwrap.dedent(_CALL).format(prelude=prelude, check=check)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+_ABSENT = (
+    "sys.modules['opentelemetry'] = None  # as if it were not installed",
+    "assert _otel.INSTALLED is False\n"
+    "assert not hasattr(Impl._deliver, '__wrapped__')  # the hooks are the functions themselves\n"
+    "assert [m for m in sys.modules if m.startswith('opentelemetry')] == ['opentelemetry']",
+)
+_PRESENT = (
+    "",
+    textwrap.dedent(
+        """
+        assert _otel.INSTALLED is True and _otel._tracer is None
+        assert "opentelemetry.trace" not in sys.modules, sorted(m for m in sys.modules if "opentelemetry" in m)
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        asyncio.run(main())  # imported, no provider yet: the API's no-op tracer, nothing recorded
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        asyncio.run(main())
+        print([(s.name, s.instrumentation_scope.name) for s in exporter.get_finished_spans()])
+        """
+    ),
+)
 
 
-def test_without_opentelemetry_nothing_is_wrapped_or_imported() -> None:
-    run(
-        "sys.modules['opentelemetry'] = None  # as if it were not installed",
-        "assert _otel.INSTALLED is False\n"
-        "assert not hasattr(Impl._deliver, '__wrapped__')  # the hooks are the functions themselves\n"
-        "assert [m for m in sys.modules if m.startswith('opentelemetry')] == ['opentelemetry']",
-    )
+@pytest.fixture(scope="module")
+def processes() -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """Both interpreters, started together (they are the slow part of this file)."""
+    started = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(_CALL).format(prelude=prelude, check=check)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, (prelude, check) in {"absent": _ABSENT, "present": _PRESENT}.items()
+    }
+    yield started
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
-def test_installed_opentelemetry_is_imported_by_the_application_only_and_a_later_provider_gets_spans() -> None:
-    out = run(
-        "",
-        textwrap.dedent(
-            """
-            assert _otel.INSTALLED is True and _otel._tracer is None
-            assert "opentelemetry.trace" not in sys.modules, sorted(m for m in sys.modules if "opentelemetry" in m)
-            from opentelemetry import trace
-            from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-            from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-            asyncio.run(main())  # imported, no provider yet: the API's no-op tracer, nothing recorded
-            exporter = InMemorySpanExporter()
-            provider = TracerProvider()
-            provider.add_span_processor(SimpleSpanProcessor(exporter))
-            trace.set_tracer_provider(provider)
-            asyncio.run(main())
-            print([(s.name, s.instrumentation_scope.name) for s in exporter.get_finished_spans()])
-            """
-        ),
-    )
+def output(process: subprocess.Popen[str]) -> str:
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    return out
+
+
+def test_without_opentelemetry_nothing_is_wrapped_or_imported(processes) -> None:
+    output(processes["absent"])
+
+
+def test_installed_opentelemetry_is_imported_by_the_application_only_and_a_later_provider_gets_spans(
+    processes,
+) -> None:
+    out = output(processes["present"])
     assert out.strip() == "[('POST', 'target_async'), ('target_async.get_offers', 'target_async')]"
