@@ -102,6 +102,7 @@ class Lane:
         self.closed = False
         self.doomed = False  # close() could not wait: the lane's own thread closes it after its call
         self._task: asyncio.Task[Any] | None = None
+        self._cancelling = False  # close() cancels the lane's call, even one whose task does not exist yet
         self._idle_since = time.monotonic()
 
     def run(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
@@ -118,6 +119,8 @@ class Lane:
                 self.loop.run_until_complete(_nothing())
             task = self.loop.create_task(fn(self.client))  # the task sees a copy of the caller's context variables
             self._task = task
+            if self._cancelling:  # cancel() ran before the task existed (it sets the flag, then reads _task)
+                task.cancel()
             try:
                 return self.loop.run_until_complete(task)
             except asyncio.CancelledError:
@@ -139,7 +142,8 @@ class Lane:
                     self._shutdown()
 
     def cancel(self) -> None:
-        """Cancel the call running on the lane, if any (from any thread)."""
+        """Cancel the call running on the lane, and any call it starts later (from any thread; the lane closes)."""
+        self._cancelling = True
         task = self._task
         if task is not None:
             try:

@@ -107,6 +107,31 @@ def test_close_cancel_pending_cancels_blocking_calls_on_other_threads(make_clien
     assert isinstance(outcome[0], cf.CancelledError)  # as the callback mode reports a cancelled call
 
 
+def test_close_cancel_pending_cancels_a_blocking_call_whose_task_does_not_exist_yet(make_client: MakeClient) -> None:
+    """close(cancel_pending=True) lands while the calling thread holds its lane but has not created the call's
+    task yet (a loaded machine can pause a thread anywhere): the call is cancelled all the same."""
+    client = make_client(timeout=20_000)
+    closing = threading.Event()
+
+    def slow_to_start(aclient: AsyncTargetClient) -> Any:
+        closing.wait(5)
+        time.sleep(0.2)  # close() has tried to cancel by now, and found no task
+        return aclient.get_offers({"request": request_for("slow-5000")})
+
+    def call() -> object:
+        client.get_offers({"request": request_for("b")})  # this thread's lane, opened
+        return client._strategy.run(slow_to_start, what="call")
+
+    thread, outcome = call_in_thread(call)
+    time.sleep(0.3)
+    closing.set()
+    started = time.monotonic()
+    client.close(cancel_pending=True)
+    thread.join(5)
+    assert time.monotonic() - started < 3
+    assert isinstance(outcome[0], cf.CancelledError)
+
+
 def test_close_timeout_cancels_a_blocking_call_still_running(make_client: MakeClient) -> None:
     client = make_client(timeout=20_000)
     thread, outcome = call_in_thread(lambda: client.get_offers({"request": request_for("slow-5000")}))
