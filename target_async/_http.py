@@ -96,8 +96,9 @@ def nothing_sent(exc: httpx.TransportError) -> bool:
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
-def _path(url: str) -> str:
-    return urlsplit(url).path
+def _what(method: str, url: str) -> str:
+    """``METHOD /path`` for error messages (built only when one is raised)."""
+    return f"{method} {urlsplit(url).path}"
 
 
 def _transport_error(exc: httpx.TransportError, what: str, request_id: str) -> TransportError:
@@ -328,14 +329,13 @@ class HTTPCore:
             request_id = new_request_id()
             hdrs["X-Request-Id"] = request_id
         target = self._url(url, params)
-        what = f"{method} {_path(target)}"
         if credentials is not None:
             try:
                 async with self._deadline(budget):
                     hdrs.update(await credentials())
             except TimeoutError as exc:
                 raise RequestTimeoutError(
-                    f"{what}: the credentials were not ready within the {budget:g} s deadline; "
+                    f"{_what(method, target)}: the credentials were not ready within the {budget:g} s deadline; "
                     f"nothing was sent (request id {request_id})",
                     request_sent=False,
                 ) from exc
@@ -351,9 +351,11 @@ class HTTPCore:
                 async with self._deadline(remaining):
                     response = await exchange.exchange(method, target, items, content, limit)
             except TimeoutError as exc:
-                raise RequestTimeoutError(f"{what} timed out after {budget:g} s (request id {request_id})") from exc
+                raise RequestTimeoutError(
+                    f"{_what(method, target)} timed out after {budget:g} s (request id {request_id})"
+                ) from exc
             except BodyError as exc:
-                raise _body_error(exc, what, request_id) from exc
+                raise _body_error(exc, _what(method, target), request_id) from exc
             except httpx.TransportError as exc:
                 if attempt_number < policy.max_retries and (idempotent or nothing_sent(exc)):
                     delay = policy.delay(attempt_number)
@@ -362,7 +364,7 @@ class HTTPCore:
                         attempt_number += 1
                         await anyio.sleep(delay)
                         continue
-                raise _transport_error(exc, what, request_id) from exc
+                raise _transport_error(exc, _what(method, target), request_id) from exc
             status = response.status_code
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
