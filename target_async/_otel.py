@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -173,6 +174,14 @@ def _request_attributes(method: str, url: str) -> dict[str, Any]:
     }
 
 
+def _guarded(record: Callable[[], object]) -> None:
+    """Record attributes; a failure to describe a call is logged, never raised into it."""
+    try:
+        record()
+    except Exception:
+        logging.getLogger("target_async").debug("target_async: span attributes failed", exc_info=True)
+
+
 def _fail(span: Any, exc: BaseException) -> None:
     api = _api()
     kind = error_type(exc)
@@ -206,7 +215,7 @@ class _TracedExchange:
             return await self._inner.exchange(method, url, *args, **kwargs)
         recording = span.is_recording()
         if recording:
-            span.set_attributes(_request_attributes(method, url))
+            _guarded(lambda: span.set_attributes(_request_attributes(method, url)))
             if resends:
                 span.set_attribute("http.request.resend_count", resends)
             for name, value in args[0] if args else kwargs.get("headers", ()):
@@ -290,7 +299,7 @@ def _internal(name: str | Callable[..., str], before: Before, after: After | Non
                 return await func(self, *args, **kwargs)
             recording = span.is_recording()
             if recording:
-                span.set_attributes(before(self, args, kwargs))
+                _guarded(lambda: span.set_attributes(before(self, args, kwargs)))
             token = _context().attach(api.set_span_in_context(span))
             tally = _Tally()
             tally_token = _tally.set(tally)
@@ -306,7 +315,7 @@ def _internal(name: str | Callable[..., str], before: Before, after: After | Non
                 _tally.reset(tally_token)
                 _context().detach(token)
                 if recording and after is not None:
-                    after(span, self, result, tally)
+                    _guarded(lambda: after(span, self, result, tally))
                 span.end()
 
         return cast(F, traced)

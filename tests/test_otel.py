@@ -207,6 +207,21 @@ def test_the_sync_client_calls_in_the_callers_trace(spans, ondevice) -> None:
     assert [s.name for s in children(exporter, call)] == ["POST"]
 
 
+async def test_a_failure_to_describe_a_call_never_fails_the_call(spans, monkeypatch) -> None:
+    _tracer, exporter = spans
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(_otel, "_request_counts", broken)
+    monkeypatch.setattr(_otel, "_request_attributes", broken)
+    transport = httpx.MockTransport(lambda req: httpx.Response(200, json={"status": 200}))
+    async with AsyncTargetClient(client=CLIENT, organization_id=ORG, transport=transport) as client:
+        result = await client.get_offers(request=request("a"))
+    assert result.response.status == 200
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["POST", "target_async.get_offers"]
+
+
 # -- on-device ------------------------------------------------------------------------------------------------------
 
 
