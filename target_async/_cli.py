@@ -110,10 +110,20 @@ def _parser() -> argparse.ArgumentParser:
         help="run the end-to-end demonstration against an embedded emulator",
         description=(
             "Run the end-to-end demonstration against an embedded emulator on a free loopback port: offers as "
-            "code, paging, conflicts, deletes with polling, concurrent decisions and legacy callbacks."
+            "code, paging, conflicts, deletes with polling, concurrent decisions, legacy callbacks and on-device "
+            "decisioning."
         ),
     )
     demo.add_argument("--visitors", type=int, default=1000, help="visitors decided concurrently (default 1000)")
+    demo.add_argument(
+        "--on-device-visitors", type=int, default=10_000, help="visitors decided on-device (default 10000)"
+    )
+    demo.add_argument(
+        "--server-sample",
+        type=int,
+        default=1000,
+        help="of those, how many are decided server-side too, to compare (default 1000)",
+    )
     add_artifact_parser(sub)
     return parser
 
@@ -169,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             print(f"{_MISSING_EXTRA} ({exc})", file=sys.stderr)
             return 2
-        return run_demo(visitors=args.visitors)
+        return run_demo(
+            visitors=args.visitors, ondevice_visitors=args.on_device_visitors, server_sample=args.server_sample
+        )
     if args.command == "artifact":
         return run_artifact(args)
     return 2  # pragma: no cover - argparse rejects other commands

@@ -3,6 +3,7 @@ HTTP, the scripts as subprocesses."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -13,11 +14,16 @@ from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import anyio
 import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
+from target_async import _demo
+from target_async._cli import main
+from target_async.delivery import _artifacts
 from target_async.emulator import create_app
 from target_async.testing import serve
 
@@ -104,6 +110,61 @@ async def test_fastapi_service_reads_the_environment(emulator_url: str, monkeypa
     module = _load("fastapi_service")
     with serve(module.create_app(), lifespan="on") as url:
         await _check_service(url)
+
+
+async def _health(http: httpx.AsyncClient) -> dict[str, Any]:
+    answer = await http.get("/health")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    artifact: dict[str, Any] = body["artifact"]
+    assert body["ready"] is True and artifact["lastError"] is None, body
+    return artifact
+
+
+async def test_ondevice_fastapi_decides_locally_and_picks_up_a_new_artifact_in_the_background(
+    emulator_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_artifacts, "MIN_POLLING_INTERVAL", 0.05)  # poll every 0.2 s instead of 5 minutes
+    module = _load("ondevice_fastapi")
+    with serve(module.create_app(emulator_url, polling_interval=0.2), lifespan="on") as url:
+        await _check_service(url)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            artifact = await _health(http)
+            assert artifact["location"] == f"{emulator_url}/emulator/production/v1/rules.json"
+            assert (artifact["mboxRules"], artifact["pollingInterval"]) == (2, 0.2)
+            first = await http.get("/offers/hero")
+            assert first.json()["decisioningMethod"] == "on-device"
+            assert first.json()["content"] in ([{"color": "red"}], ["<b>blue</b>"])
+            cookie = first.cookies["mbox"]
+
+            winner = {"experiences": [{"name": "C", "options": [{"type": "json", "content": {"color": "purple"}}]}]}
+            published = await http.post(f"{emulator_url}/_emulator/fixtures", json={"mboxes": {"hero": winner}})
+            assert published.status_code == 200, published.text
+            for _ in range(100):  # the service's background poll finds the new ETag
+                now = await _health(http)
+                if now["etag"] != artifact["etag"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert now["etag"] == published.json()["etag"] and now["retrievalCount"] == 2, now
+            http.cookies.clear()
+            again = await http.get("/offers/hero", headers={"Cookie": f"mbox={cookie}"})
+            assert again.json()["content"] == [{"color": "purple"}]
+            assert again.json()["tntId"] == first.json()["tntId"]
+    # the display notifications of the on-device decisions reached Target (sent in the background)
+    async with httpx.AsyncClient(timeout=10) as http:
+        log = (await http.get(f"{emulator_url}/_emulator/notifications")).json()["notifications"]
+    assert any(n["notification"].get("mbox", {}).get("name") == "hero" for n in log), log
+
+
+async def test_ondevice_fastapi_module_app_embeds_an_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TARGET_EMULATOR_URL", raising=False)
+    module = _load("ondevice_fastapi")
+    with serve(module.app, lifespan="on") as url:
+        await _check_service(url)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            artifact = await _health(http)
+            assert artifact["pollingInterval"] == 300 and artifact["retrievalCount"] == 1
+            assert (await http.get("/offers/hero")).json()["decisioningMethod"] == "on-device"
 
 
 async def test_aiohttp_service(emulator_url: str) -> None:
@@ -196,3 +257,47 @@ def test_offers_as_code_embedded_runs_twice() -> None:
     out = _run("offers_as_code.py")
     summaries = re.findall(r"^created \d+, updated \d+, unchanged \d+$", out, re.M)
     assert summaries == ["created 4, updated 0, unchanged 0", "created 0, updated 0, unchanged 4"], out
+
+
+def test_demo_decides_on_device_and_picks_up_a_new_artifact(capsys: pytest.CaptureFixture[str]) -> None:
+    """``target-async demo`` (smaller numbers): every step runs, the on-device part agrees with the server."""
+    code = main(["demo", "--visitors", "100", "--on-device-visitors", "1000", "--server-sample", "100"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line.strip() for line in out.splitlines()]
+    text = "\n".join(lines)
+    assert re.search(r"^on-device +1,000 visitors in +[\d.]+ s +[\d,]+ decisions/s +\(in-process", text, re.M), out
+    assert re.search(r"^server-side +100 visitors in +[\d.]+ s +[\d,]+ decisions/s", text, re.M), out
+    assert "same experience both ways: 100/100 visitors decided both ways (experience and content compared)" in lines
+    assert re.search(r"server-side B \(orange\), on-device A \(green\)$", text, re.M), out  # before the poll
+    assert re.search(r"^refresh_artifact\(\) +True in \d+ ms: ETag \w+, 2 artifacts loaded$", text, re.M), out
+    assert re.search(r"^device-\d{5} +on-device B \(orange\)$", text, re.M), out  # after it
+    assert re.search(r"^the first 100 again +on-device B \(orange\) 100$", text, re.M), out
+    assert re.search(r"^refresh_artifact\(\) +False: 304 Not Modified", text, re.M), out
+
+
+@pytest.mark.parametrize("flag", ["--visitors", "--on-device-visitors", "--server-sample"])
+def test_demo_refuses_a_count_below_one(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", flag, "0"]) == 2
+    assert capsys.readouterr().err == f"target-async demo: {flag} must be a positive integer, not 0\n"
+
+
+def test_demo_reports_visitors_whose_experiences_differ(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = _demo._experience
+
+    def server_says_c(result: Any) -> tuple[str, str]:  # as if the server had decided otherwise
+        if not isinstance(result, BaseException) and result.meta.decisioning_method == "server-side":
+            return ("C (red)", "{'color': 'red'}")
+        return real(result)
+
+    monkeypatch.setattr(_demo, "_experience", server_says_c)
+    with serve(create_app(fixtures=_demo.FIXTURES)) as url:
+        agree = anyio.run(_demo._ondevice, url, 50, 7)
+    out = capsys.readouterr().out
+    assert agree is False
+    assert "same experience both ways: 0/7 visitors decided both ways (experience and content compared)" in out
+    line = r"^ +device-00000: on-device [AB] \(\w+\) \{.*\}, server-side C \(red\) \{'color': 'red'\}$"
+    assert re.search(line, out, re.M), out
+    assert "     ... and 2 more" in out.splitlines()
