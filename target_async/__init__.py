@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:
         ClientClosedError,
         ClientForkedError,
         ConfigurationError,
+        ConfigurationWarning,
         ConflictError,
         ConnectError,
         DeleteRejectedError,
@@ -48,6 +49,7 @@ if _typing.TYPE_CHECKING:
         ValidationError,
         WrongThreadError,
     )
+    from ._raw import RawResponse
     from ._retry import RetryPolicy
     from .delivery import AsyncTargetClient, Attributes, DecisioningMeta, TargetCookie, TargetDeliveryResponse
     from .models import (
@@ -105,6 +107,7 @@ __all__ = [
     "ClientClosedError",
     "ClientForkedError",
     "ConfigurationError",
+    "ConfigurationWarning",
     "ConflictError",
     "ConnectError",
     "Container",
@@ -141,6 +144,7 @@ __all__ = [
     "PollingTimeoutError",
     "PrefetchRequest",
     "RateLimitError",
+    "RawResponse",
     "Receipt",
     "RedirectError",
     "RepositoryClient",
@@ -176,6 +180,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ClientClosedError",
         "ClientForkedError",
         "ConfigurationError",
+        "ConfigurationWarning",
         "ConflictError",
         "ConnectError",
         "DeleteRejectedError",
@@ -202,6 +207,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ValidationError",
         "WrongThreadError",
     ),
+    "._raw": ("RawResponse",),
     "._retry": ("RetryPolicy",),
     ".delivery": (
         "AsyncTargetClient",

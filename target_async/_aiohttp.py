@@ -80,7 +80,9 @@ class _Pool:
         verify: bool | ssl.SSLContext = True,
         limits: httpx.Limits | None = None,
         proxy: httpx.Proxy | None = None,
+        env_proxies: Any = None,
     ) -> None:
+        self._env_proxies = env_proxies  # a _env.EnvProxies (trust_env): the proxy chosen per request
         self._ssl: ssl.SSLContext | bool = (
             verify
             if isinstance(verify, ssl.SSLContext)
@@ -138,6 +140,11 @@ class _Pool:
             )
         if not any(key.lower() == "accept-encoding" for key, _ in headers):
             headers = [*headers, ("Accept-Encoding", _ACCEPT_ENCODING)]
+        proxy, proxy_auth = self._proxy, self._proxy_auth
+        if self._env_proxies is not None:
+            chosen = self._env_proxies.proxy_for_host(url.scheme, url.host, url.port)
+            proxy = str(chosen.url) if chosen is not None else None
+            proxy_auth = aiohttp.BasicAuth(*chosen.auth) if chosen is not None and chosen.auth else None
         return session.request(
             method,
             url,
@@ -145,8 +152,8 @@ class _Pool:
             data=content,
             allow_redirects=False,
             timeout=timeout,
-            proxy=self._proxy,
-            proxy_auth=self._proxy_auth,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
             server_hostname=server_hostname,
             auto_decompress=False,
         )
@@ -188,8 +195,9 @@ class AiohttpExchange(_Pool):
         verify: bool | ssl.SSLContext = True,
         limits: httpx.Limits | None = None,
         proxy: httpx.Proxy | None = None,
+        env_proxies: Any = None,
     ) -> None:
-        super().__init__(verify=verify, limits=limits, proxy=proxy)
+        super().__init__(verify=verify, limits=limits, proxy=proxy, env_proxies=env_proxies)
         self._timeout = self.client_timeout(timeout, timeout, timeout)
 
     async def exchange(
@@ -199,6 +207,7 @@ class AiohttpExchange(_Pool):
         headers: list[tuple[str, str]],
         content: bytes | None,
         max_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        timeout: float | None = None,
     ) -> Answer:
         """Send one request and read its answer whole (:meth:`target_async._exchange.Exchange.exchange`).
 
@@ -206,7 +215,8 @@ class AiohttpExchange(_Pool):
         ``max_size`` bytes of it (else :class:`~target_async._answer.BodyTooLarge`).
         """
         try:
-            async with self._request(method, yarl.URL(url, encoded=True), headers, content, self._timeout) as answer:
+            spec = self._timeout if timeout is None else self.client_timeout(timeout, timeout, timeout)
+            async with self._request(method, yarl.URL(url, encoded=True), headers, content, spec) as answer:
                 headers_in = lower_headers(answer.raw_headers)
                 body = await _read(answer, headers_in.get("content-encoding"), max_size, headers_in)
                 return Answer(answer.status, headers_in, body, url, answer.reason or "")

@@ -46,6 +46,7 @@ __all__ = [
     "ClientClosedError",
     "ClientForkedError",
     "ConfigurationError",
+    "ConfigurationWarning",
     "ConflictError",
     "ConnectError",
     "DeleteRejectedError",
@@ -122,6 +123,11 @@ class EventLoopError(UsageError):
 
 class InsecureTLSWarning(UserWarning):
     """A client was created with ``verify=False``: TLS certificates are not checked."""
+
+
+class ConfigurationWarning(UserWarning):
+    """An option is valid but probably not what was meant: ``timeout=3000`` on an async client (seconds, not
+    milliseconds), an ``organization_id`` without ``@AdobeOrg``."""
 
 
 class OnDeviceError(TargetError):

@@ -49,9 +49,17 @@ class Exchange(Protocol):
     """What the HTTP core needs from the library that carries its requests."""
 
     async def exchange(
-        self, method: str, url: str, headers: list[tuple[str, str]], content: bytes | None, max_size: int
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        content: bytes | None,
+        max_size: int,
+        timeout: float | None = None,
     ) -> Answer:
         """Send one request; return its answer, body decoded (at most ``max_size`` bytes, else ``BodyTooLarge``).
+
+        ``timeout``: this attempt's connect/read timeouts in seconds, when not the exchange's own.
 
         ``url`` is fully percent-encoded and sent as given; ``headers`` are sent in order (``Accept-Encoding:
         gzip, deflate`` is added when there is none). Redirects are never followed. Failures raise
@@ -112,9 +120,12 @@ class HttpxExchange:
         headers: list[tuple[str, str]],
         content: bytes | None,
         max_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        timeout: float | None = None,
     ) -> Answer:
         """See :meth:`Exchange.exchange`."""
         extensions = self._extensions
+        if timeout is not None and self.client is None:  # this call's own attempt timeouts (a per-call timeout)
+            extensions = {**extensions, "timeout": httpx.Timeout(timeout).as_dict()}
         if max_size != DEFAULT_MAX_RESPONSE_SIZE:  # tells an AiohttpTransport the cap of the raw body
             extensions = {**extensions, MAX_SIZE_EXTENSION: max_size}
         if content is None and method not in _NO_BODY:  # as aiohttp (and requests) frame a body-less write
@@ -159,14 +170,26 @@ def open_exchange(
     limits: httpx.Limits,
     transport: httpx.AsyncBaseTransport | None,
     http_client: httpx.AsyncClient | None,
+    env_proxies: Any = None,
 ) -> Exchange:
-    """The exchange for a core with these settings, running under ``library`` (``"asyncio"``, ``"trio"``)."""
+    """The exchange for a core with these settings, running under ``library`` (``"asyncio"``, ``"trio"``).
+
+    ``env_proxies``: the environment's proxies (a :class:`~target_async._env.EnvProxies`, ``trust_env``), chosen
+    per request, when no ``proxy`` is given.
+    """
     if http_client is not None:
         return HttpxExchange(timeout=timeout, client=http_client)
     if transport is None:
         checked = httpx.Proxy(proxy) if isinstance(proxy, str) else proxy
+        env = env_proxies if checked is None else None
         socks = checked is not None and checked.url.scheme.startswith("socks")  # aiohttp has no SOCKS support
+        socks = socks or (env is not None and env.has_socks)
         if library == "asyncio" and not http2 and not socks and _AiohttpExchange is not None:
-            return _AiohttpExchange(timeout=timeout, verify=verify, limits=limits, proxy=checked)
-        transport = httpx.AsyncHTTPTransport(verify=verify, http2=http2, limits=limits, proxy=checked)
+            return _AiohttpExchange(timeout=timeout, verify=verify, limits=limits, proxy=checked, env_proxies=env)
+        if env is not None:
+            from ._env import EnvProxyTransport
+
+            transport = EnvProxyTransport(env, verify=verify, http2=http2, limits=limits)
+        else:
+            transport = httpx.AsyncHTTPTransport(verify=verify, http2=http2, limits=limits, proxy=checked)
     return HttpxExchange(timeout=timeout, transport=transport)

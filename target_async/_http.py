@@ -154,6 +154,8 @@ class HTTPCore:
         http_client: a caller-owned ``httpx.AsyncClient``; it is used as is and never closed here.
         transport: an ``httpx.AsyncBaseTransport`` for the httpx exchange (tests, custom stacks); closed here.
         headers: headers sent with every request, on every exchange (a caller's ``http_client`` included).
+        env_proxies: the environment's proxies (``trust_env``; :class:`~target_async._env.EnvProxies`), used when
+            no ``proxy`` is given.
         logger: the logger (default ``logging.getLogger("target_async")``).
         max_response_size: the cap of a decoded answer body in bytes (:meth:`send` can raise it per call).
     """
@@ -172,8 +174,10 @@ class HTTPCore:
         headers: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        env_proxies: Any = None,
     ) -> None:
         self.timeout = timeout
+        self._env_proxies = env_proxies  # trust_env: the environment's proxies (_env.EnvProxies), or None
         self.max_response_size = max_response_size
         self.retries = retries
         # A CA bundle path becomes an SSLContext here, once per client (httpx deprecates str paths, and the
@@ -220,6 +224,7 @@ class HTTPCore:
             limits=self._limits,
             transport=self._transport,
             http_client=self._http_client,
+            env_proxies=self._env_proxies,
         )
         return self._exchange
 
@@ -243,6 +248,7 @@ class HTTPCore:
             headers=self._headers,
             logger=self.logger,
             max_response_size=self.max_response_size,
+            env_proxies=self._env_proxies,
         )
 
     def _url(self, url: str | httpx.URL, params: Any) -> str:
@@ -318,6 +324,7 @@ class HTTPCore:
             EventLoopError: this core's pool belongs to another event loop.
         """
         budget = self.timeout if timeout is None else timeout
+        attempt_timeout = None if budget == self.timeout else budget  # a per-call timeout bounds each attempt too
         deadline = time.monotonic() + budget
         self._check_loop()
         exchange = _otel.http_attempts(self._exchange or self._open())  # CLIENT spans (when enabled)
@@ -349,7 +356,10 @@ class HTTPCore:
                 if remaining <= 0:
                     raise TimeoutError
                 async with self._deadline(remaining):
-                    response = await exchange.exchange(method, target, items, content, limit)
+                    if attempt_timeout is None:
+                        response = await exchange.exchange(method, target, items, content, limit)
+                    else:
+                        response = await exchange.exchange(method, target, items, content, limit, attempt_timeout)
             except TimeoutError as exc:
                 raise RequestTimeoutError(
                     f"{_what(method, target)} timed out after {budget:g} s (request id {request_id})"

@@ -30,7 +30,9 @@ class. The tree (see each class for details)::
     │   └── OnDeviceDisabledError
     └── AsyncResultTimeout (also TimeoutError)  AsyncResult.get(timeout) of the blocking client ran out
 
-``InsecureTLSWarning`` (a ``UserWarning``) is the warning a client created with ``verify=False`` emits.
+``InsecureTLSWarning`` (a ``UserWarning``) is the warning a client created with ``verify=False`` emits;
+``ConfigurationWarning`` (a ``UserWarning``) flags a valid option that is probably a mistake (``timeout=3000``
+seconds on an async client, an ``organization_id`` without ``@AdobeOrg``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ._exceptions import (
     ClientClosedError,
     ClientForkedError,
     ConfigurationError,
+    ConfigurationWarning,
     ConflictError,
     ConnectError,
     DeleteRejectedError,
@@ -85,6 +88,7 @@ __all__ = [
     "ClientClosedError",
     "ClientForkedError",
     "ConfigurationError",
+    "ConfigurationWarning",
     "ConflictError",
     "ConnectError",
     "DeleteRejectedError",

@@ -130,6 +130,7 @@ _HTTPX_USERS = {
     "target_async._aiohttp",
     "target_async._artifact_cli",
     "target_async._client_base",
+    "target_async._env",  # trust_env: proxies as httpx.Proxy, a transport choosing one per request
     "target_async._exchange",
     "target_async._http",
     "target_async._settings",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -124,6 +125,24 @@ def _is_enum(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, enum.Enum)
 
 
+class _BadEnumValue(ValueError):
+    """A value that is not one of an enum's: the message lists the allowed ones (not the enum's type path)."""
+
+    def __init__(self, cl: type[enum.Enum], value: Any) -> None:
+        allowed = ", ".join(repr(m.value) for m in cl)
+        super().__init__(f"{value!r} is not one of {allowed}")
+
+
+_PRIVATE_PATH = re.compile(r"\btarget_async(?:\.\w+)*?\._\w+\.")  # target_async.models._delivery_enums.
+
+
+def _format_exception(exc: BaseException, type_: Any) -> str:
+    """cattrs' message for one error, with the SDK's own wording for enums and no private module paths."""
+    if isinstance(exc, _BadEnumValue):
+        return str(exc)
+    return _PRIVATE_PATH.sub("", cattrs.v.format_exception(exc, type_))
+
+
 def build_converter(*, strict: bool = False) -> cattrs.Converter:
     """Build a converter with the project's wire rules.
 
@@ -142,7 +161,7 @@ def build_converter(*, strict: bool = False) -> cattrs.Converter:
                 return cl(value)
             except ValueError:
                 if strict or value.__class__ is not str:
-                    raise
+                    raise _BadEnumValue(cl, value) from None
                 return value  # a value this SDK version does not know: keep it as a plain str
 
         return structure_enum
@@ -217,7 +236,11 @@ strict_converter = build_converter(strict=True)
 
 
 def _error_path(exc: BaseException) -> tuple[str, str | None]:
-    lines = cattrs.transform_error(exc, path="request") if isinstance(exc, cattrs.BaseValidationError) else []
+    lines = (
+        cattrs.transform_error(exc, path="request", format_exception=_format_exception)
+        if isinstance(exc, cattrs.BaseValidationError)
+        else []
+    )
     if not lines:
         return str(exc), None
     first = lines[0]

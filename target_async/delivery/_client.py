@@ -7,6 +7,7 @@ import copy
 import logging
 import ssl
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -16,7 +17,8 @@ import sniffio
 
 from .. import _otel
 from .._client_base import ClientBase, ClientState
-from .._exceptions import ConfigurationError, ValidationError
+from .._exceptions import ConfigurationError, ConfigurationWarning, ValidationError
+from .._raw import raw
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._settings import DEFAULT_MAX_RESPONSE_SIZE, check_header_value
 from .._version import __version__
@@ -36,12 +38,12 @@ from ._options import (
 from ._remote import send_to_server
 from ._request import copy_request, prepare
 from ._response import Attributes, TargetDeliveryResponse, local_response, server_response
-from ._routing import Router, check_client_code, check_server_domain
+from ._routing import DELIVERY_PATH, Router, check_client_code, check_server_domain
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["AsyncTargetClient"]
+__all__ = ["AsyncTargetClient", "DeliveryRawResponses"]
 
 _SDK_HEADERS = {
     "Accept": "application/json",
@@ -59,6 +61,42 @@ def _opt_str(value: Any, field: str) -> str | None:
     raise ConfigurationError(f"{field} must be a string", field=field)
 
 
+def _check_base_url(value: object) -> tuple[str, bool]:
+    """``base_url``: ``http(s)://host[:port]`` with no path (but ``/``), user, query or fragment; its host and
+    whether it is https. The Delivery path (``/rest/v1/delivery``) is the SDK's."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError("base_url must be a URL such as 'https://acme.tt.omtrdc.net'", field="base_url")
+    text = value.strip()
+    scheme, sep, rest = text.partition("://")
+    host, _, path = rest.partition("/")
+    if not sep or scheme.lower() not in ("http", "https") or path or "?" in host or "#" in host:
+        raise ConfigurationError(
+            f"base_url must be http(s)://host[:port] (the Delivery path is fixed), got {text[:80]!r}",
+            field="base_url",
+        )
+    try:
+        checked = check_server_domain(host)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"base_url must be http(s)://host[:port] (no user, path or query), got {text[:80]!r}", field="base_url"
+        ) from exc
+    assert checked is not None
+    return checked, scheme.lower() == "https"
+
+
+class DeliveryRawResponses:
+    """``client.with_raw_response``: the calls of :class:`AsyncTargetClient` returning a
+    :class:`~target_async.RawResponse` (status, headers, request id, ``parse()`` for the usual result).
+
+    A call decided on the device has no HTTP answer: its ``status_code`` is None and ``headers`` empty.
+    """
+
+    def __init__(self, client: AsyncTargetClient) -> None:
+        self.get_offers = raw(client.get_offers)
+        self.send_notifications = raw(client.send_notifications)
+        self.get_attributes = raw(client.get_attributes)
+
+
 class AsyncTargetClient(ClientBase):
     """Decide offers with the Target Delivery API from asyncio (or trio) code.
 
@@ -67,7 +105,11 @@ class AsyncTargetClient(ClientBase):
         organization_id: the Experience Cloud organization id (``...@AdobeOrg``).
         server_domain: the host to use when no edge cluster is known.
         secure: ``False`` switches to plain ``http://``.
-        timeout: the deadline of a whole call in **seconds**, retries included; always enforced.
+        base_url: instead of ``server_domain`` and ``secure`` (not with them): ``http(s)://host[:port]``, where
+            **every** Delivery call goes (no switch to an edge host; the edge cluster is still learned for the
+            ``mboxEdgeCluster`` cookie). For a proxy, a gateway or the emulator.
+        timeout: the deadline of a whole call in **seconds**, retries included; always enforced (1000 or more
+            warns :class:`~target_async.errors.ConfigurationWarning`: milliseconds were probably meant).
         target_location_hint: the edge cluster to use until a response or cookie says otherwise.
         property_token: the default ``property.token`` (at.js property).
         environment_id: the default ``environmentId``.
@@ -79,6 +121,9 @@ class AsyncTargetClient(ClientBase):
             :class:`~target_async.InsecureTLSWarning`), the path of an existing CA bundle file or directory, or an
             ``ssl.SSLContext``; the context is built once per client, never per call.
         proxy: an ``http://``, ``https://`` (or, with ``httpx[socks]``, ``socks5://``) proxy URL.
+        trust_env: read ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE`` and
+            ``SSL_CERT_DIR`` as httpx does (default True; an explicit ``proxy``/``verify`` wins).
+        default_headers: headers sent with every request, after the SDK's own (a name the SDK sets is refused).
         http2: use HTTP/2 (httpx's transport; install ``target-async[http2]``).
         max_connections: the connection-pool size.
         http_client: an ``httpx.AsyncClient`` to share (e.g. one per FastAPI app); never closed by this client.
@@ -104,6 +149,8 @@ class AsyncTargetClient(ClientBase):
     Every option is checked here (:class:`ConfigurationError` naming it): no control characters in ``client``
     and ``organization_id``, a finite ``timeout`` above 0, ``retries`` >= 0, a proxy URL of a supported scheme.
     """
+
+    _owned_headers = frozenset({"x-exc-sdk", "x-exc-sdk-version"})
 
     def __init__(
         self,
@@ -136,6 +183,9 @@ class AsyncTargetClient(ClientBase):
         cdn_environment: str | None = None,
         cdn_base_path: str | None = None,
         telemetry_enabled: bool = True,
+        base_url: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        trust_env: bool = True,
     ) -> None:
         if not client or not isinstance(client, str):
             raise ConfigurationError("Client is required", field="client")
@@ -146,6 +196,21 @@ class AsyncTargetClient(ClientBase):
         check_header_value(organization_id, "organization_id")
         if not isinstance(secure, bool):
             raise ConfigurationError("secure must be a bool", field="secure")
+        fixed_url = None
+        if base_url is not None:
+            if server_domain is not None:
+                raise ConfigurationError("pass base_url or server_domain, not both", field="base_url")
+            if not secure:
+                raise ConfigurationError("pass base_url or secure=False, not both (use http://)", field="base_url")
+            server_domain, secure = _check_base_url(base_url)
+            fixed_url = f"{'https' if secure else 'http'}://{server_domain}{DELIVERY_PATH}"
+        if not organization_id.endswith("@AdobeOrg"):
+            warnings.warn(
+                f"organization_id {organization_id[:64]!r} does not end with @AdobeOrg: an Experience Cloud "
+                "organization id looks like '0123456789ABCDEF01234567@AdobeOrg'",
+                ConfigurationWarning,
+                stacklevel=2,
+            )
         if environment_id is not None and (isinstance(environment_id, bool) or not isinstance(environment_id, int)):
             raise ConfigurationError("environment_id must be an integer", field="environment_id")
         if events is not None and (not isinstance(events, Mapping) or not all(callable(h) for h in events.values())):
@@ -162,7 +227,11 @@ class AsyncTargetClient(ClientBase):
             headers=_SDK_HEADERS,
             logger=logger,
             max_response_size=max_response_size,
+            default_headers=default_headers,
+            trust_env=trust_env,
         )
+        self.base_url = fixed_url.removesuffix(DELIVERY_PATH) if fixed_url else None
+        self._fixed_url = fixed_url
         self.client = client
         self.organization_id = organization_id
         self.server_domain = check_server_domain(server_domain)
@@ -232,6 +301,12 @@ class AsyncTargetClient(ClientBase):
         return await self._local.artifacts.refresh()
 
     @property
+    def with_raw_response(self) -> DeliveryRawResponses:
+        """The calls returning a :class:`~target_async.RawResponse` (status, headers, request id, ``parse()``),
+        as openai's ``client.with_raw_response``: ``raw = await client.with_raw_response.get_offers(...)``."""
+        return DeliveryRawResponses(self)
+
+    @property
     def target_location_hint(self) -> str | None:
         """The client-wide edge cluster: the configured hint, then the last one a response revealed."""
         return self._router.hint
@@ -270,12 +345,15 @@ class AsyncTargetClient(ClientBase):
     async def get_offers(
         self,
         request: DeliveryRequest | Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
         **options: Unpack[DeliveryOptions],
     ) -> TargetDeliveryResponse:
         """Decide the mboxes, page load and views of ``request`` (execute and/or prefetch).
 
         ``request`` is a :class:`DeliveryRequest`, a dict in wire format, or the documented options mapping
-        (``{"request": ..., "session_id": ...}``) as the only argument.
+        (``{"request": ..., "session_id": ...}``) as the only argument. ``timeout``: this call's deadline in
+        seconds (default: the client's).
 
         Raises:
             ValidationError: the request or an option is invalid (nothing was sent).
@@ -283,18 +361,27 @@ class AsyncTargetClient(ClientBase):
             TransportError: the call failed or timed out.
         """
         call = parse_call(
-            merge_call_options(request, options), notifications=False, default_method=self.decisioning_method
+            merge_call_options(request, options),
+            notifications=False,
+            default_method=self.decisioning_method,
+            timeout=None if timeout is None else self._call_timeout(timeout),
         )
         return await self._deliver(call)
 
     async def send_notifications(
         self,
         request: DeliveryRequest | Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
         **options: Unpack[DeliveryOptions],
     ) -> TargetDeliveryResponse:
-        """Send display/click notifications (``request.notifications``); always server-side."""
+        """Send display/click notifications (``request.notifications``); always server-side. ``timeout``: this
+        call's deadline in seconds (default: the client's)."""
         call = parse_call(
-            merge_call_options(request, options), notifications=True, default_method=self.decisioning_method
+            merge_call_options(request, options),
+            notifications=True,
+            default_method=self.decisioning_method,
+            timeout=None if timeout is None else self._call_timeout(timeout),
         )
         return await self._deliver(call)
 
@@ -302,6 +389,8 @@ class AsyncTargetClient(ClientBase):
         self,
         mbox_names: Sequence[str],
         request: DeliveryRequest | Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
         **options: Unpack[DeliveryOptions],
     ) -> Attributes:
         """Execute ``mbox_names`` (added to the request's execute mboxes) and index their JSON offers.
@@ -328,7 +417,13 @@ class AsyncTargetClient(ClientBase):
         execute.mboxes = mboxes
         copy.execute = execute
         merged["request"] = copy
-        call = parse_call(merged, notifications=False, default_method=self.decisioning_method, copied=True)
+        call = parse_call(
+            merged,
+            notifications=False,
+            default_method=self.decisioning_method,
+            copied=True,
+            timeout=None if timeout is None else self._call_timeout(timeout),
+        )
         return Attributes.from_response(await self._deliver(call))
 
     @overload
@@ -430,9 +525,10 @@ class AsyncTargetClient(ClientBase):
         self._check_open()
         prepared = prepare(call, property_token=self.property_token, environment_id=self.environment_id)
         local = self._local
-        route = await self._router.route(call, prepared, local, self.timeout)
+        timeout = self.timeout if call.timeout is None else call.timeout
+        route = await self._router.route(call, prepared, local, timeout)
         if route.engine is not None:
-            deadline = time.monotonic() + self.timeout
+            deadline = time.monotonic() + timeout
             decision = await local.decide(
                 route.engine,
                 prepared.request,
@@ -444,11 +540,14 @@ class AsyncTargetClient(ClientBase):
             return local_response(decision, prepared.session_id, route.cluster, call.visitor)
         delivery = await send_to_server(
             self._http,
-            route.url,
+            self._fixed_url or route.url,  # base_url: every call goes there
             prepared,
             base_query=self._base_query,
             notifications=call.notifications,
             telemetry=local.notifier.take_telemetry(),  # on-device telemetry rides along
+            timeout=timeout,
+            retries=self._call_retries,
+            headers=self._call_headers,
         )
         cluster = self._router.answered(route, delivery.edge_host)
         return server_response(delivery, prepared.request, prepared.session_id, cluster, call.visitor)

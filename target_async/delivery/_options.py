@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 import attrs
 
 from .._exceptions import ConfigurationError, ValidationError
+from .._suggest import unknown_options
 from ..models import DeliveryRequest
 from ._request import copy_request, validate_request
 
@@ -65,6 +66,10 @@ CREATE_OPTION_KEYS = frozenset(
         "max_connections",
         "retries",
         "max_response_size",
+        # conventions of openai-python/httpx (#14)
+        "base_url",
+        "default_headers",
+        "trust_env",
     }
     | ON_DEVICE_OPTIONS
     | INERT_CREATE_OPTIONS
@@ -142,7 +147,7 @@ def create_options_to_kwargs(options: Any) -> dict[str, Any]:
         raise ConfigurationError("Options must be a dict", field="options")
     unknown = sorted(str(k) for k in options if k not in CREATE_OPTION_KEYS)
     if unknown:
-        raise ConfigurationError(f"Unknown option(s): {', '.join(unknown)}", field=unknown[0])
+        raise ConfigurationError(unknown_options(unknown, CREATE_OPTION_KEYS), field=unknown[0])
     if not options.get("client"):
         raise ConfigurationError("Client is required", field="client")
     if not options.get("organization_id"):
@@ -178,6 +183,7 @@ class Call:
         notifications: whether this is ``send_notifications`` (always server-side).
         method: the decisioning method of this call (the call's option, else the client's).
         target_cookie, location_hint, session_id, consumer_id, customer_ids, visitor: the documented options.
+        timeout: this call's deadline in seconds (``timeout=`` of the call), else None (the client's).
     """
 
     request: DeliveryRequest
@@ -189,6 +195,7 @@ class Call:
     consumer_id: str | None = None
     customer_ids: Any = None
     visitor: Any = None
+    timeout: float | None = None
 
 
 def merge_call_options(request: Any, keywords: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,14 +217,22 @@ def _opt_str(value: Any, field: str) -> str | None:
     raise ValidationError(f"{field} must be a string", field=field)
 
 
-def parse_call(options: Mapping[str, Any], *, notifications: bool, default_method: str, copied: bool = False) -> Call:
+def parse_call(
+    options: Mapping[str, Any],
+    *,
+    notifications: bool,
+    default_method: str,
+    copied: bool = False,
+    timeout: float | None = None,
+) -> Call:
     """Check a call's options and request (nothing is sent on a ValidationError) and freeze them.
 
     ``copied``: the request in ``options`` is already the call's private copy (``get_attributes``).
+    ``timeout``: the call's checked ``timeout=`` in seconds, or None.
     """
-    unknown = sorted(set(options) - CALL_OPTION_KEYS)
+    unknown = sorted(set(options) - CALL_OPTION_KEYS, key=str)
     if unknown:
-        raise ValidationError(f"Unknown option(s): {', '.join(unknown)}", field=unknown[0])
+        raise ValidationError(unknown_options(unknown, CALL_OPTION_KEYS), field=str(unknown[0]))
     raw = options.get("request")
     if raw is None:
         raise ValidationError("Request object of type DeliveryRequest is required", field="request")
@@ -236,4 +251,5 @@ def parse_call(options: Mapping[str, Any], *, notifications: bool, default_metho
         consumer_id=_opt_str(options.get("consumer_id"), "consumer_id"),
         customer_ids=options.get("customer_ids"),
         visitor=options.get("visitor"),
+        timeout=timeout,
     )

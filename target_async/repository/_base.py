@@ -14,6 +14,7 @@ from .._client_base import ClientBase
 from .._exceptions import ConfigurationError, ValidationError
 from .._http import Answer, VerifyTypes
 from .._ids import request_id as new_request_id
+from .._raw import record
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._serde import json_dumps
 from .._settings import (
@@ -44,6 +45,17 @@ def _config_str(value: Any, name: str) -> str:
 class RepositoryBase(ClientBase):
     """Options, lifecycle and request plumbing; the API is :class:`AsyncRepositoryClient`."""
 
+    _owned_headers = frozenset(
+        {
+            "authorization",
+            "x-api-key",
+            "x-gw-ims-org-id",
+            "x-sandbox-name",
+            "if-match",
+            "if-none-match",
+        }
+    )
+
     def __init__(
         self,
         *,
@@ -61,6 +73,8 @@ class RepositoryBase(ClientBase):
         logger: logging.Logger | None = None,
         media_type_version: str | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        default_headers: Mapping[str, str] | None = None,
+        trust_env: bool = True,
     ) -> None:
         if not callable(access_token):
             _config_str(access_token, "access_token")
@@ -83,6 +97,8 @@ class RepositoryBase(ClientBase):
             transport=transport,
             logger=logger,
             max_response_size=max_response_size,
+            default_headers=default_headers,
+            trust_env=trust_env,
         )
 
     def __repr__(self) -> str:
@@ -143,19 +159,24 @@ class RepositoryBase(ClientBase):
         }
         if content_type is not None:
             hdrs["Content-Type"] = content_type
+        if self._call_headers:  # with_options(headers=)
+            hdrs.update(self._call_headers)
         if headers:
             hdrs.update(headers)
-        return await self._http.send(
+        answer = await self._http.send(
             method,
             url,
             idempotent=idempotent,
             params=params,
             headers=hdrs,
             content=content,
-            timeout=request_timeout,
+            timeout=self.timeout if request_timeout is None else request_timeout,
             credentials=self._authorization,  # the token callable runs inside the call's deadline
+            retries=self._call_retries,
             retry=retry,
         )
+        record(answer)  # for with_raw_response
+        return answer
 
     # --- what delete polling needs (repository/_polling.py StatusSource) ----------------------------------
 

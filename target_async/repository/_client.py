@@ -12,6 +12,7 @@ import anyio
 
 from .._exceptions import ConflictError, UnprocessableEntityError, ValidationError
 from .._ids import request_id as new_request_id
+from .._raw import raw
 from ..models.repository import Container, DeleteOutcome, Entity, Instance, Page, Receipt, Schema
 from ._base import DEFAULT_BASE_URL, AccessToken, RepositoryBase
 from ._envelopes import parse_containers, parse_page, parse_receipt, read_instance
@@ -21,7 +22,7 @@ from ._params import FilterSpec, ListQuery, quoted_etag, require_id, schema_id, 
 from ._patch import InstancePatch, patch_operations
 from ._polling import DeleteOperation, ResponseSnapshot, decided_outcome, outcome_of, status_location
 
-__all__ = ["DEFAULT_BASE_URL", "AccessToken", "AsyncRepositoryClient"]
+__all__ = ["DEFAULT_BASE_URL", "AccessToken", "AsyncRepositoryClient", "RepositoryRawResponses"]
 
 InstanceLike = Mapping[str, Any] | Entity | Instance
 UpdateFn = Callable[[Instance], Any]
@@ -51,6 +52,12 @@ class AsyncRepositoryClient(RepositoryBase):
         logger: the logger (default ``target_async``).
         media_type_version: ``"1"`` adds ``; version=1`` to the media types (later Adobe docs); default off.
         max_response_size: the cap of a decoded answer body in bytes (default 16 MiB).
+        default_headers: headers sent with every request, after the SDK's own (a name the SDK sets is refused).
+        trust_env: read ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE`` and
+            ``SSL_CERT_DIR`` as httpx does (default True; an explicit ``proxy``/``verify`` wins).
+
+    Each call takes ``timeout=`` (seconds, default the client's; on ``delete_instance`` it is the wait for the
+    outcome, as before); :meth:`with_options` gives a copy with other defaults over the same connection pool.
 
     Options are checked at construction (:class:`~target_async.ConfigurationError` naming the option): see
     :class:`~target_async.AsyncTargetClient` for the shared rules.
@@ -58,10 +65,20 @@ class AsyncRepositoryClient(RepositoryBase):
     Use ``async with`` or call :meth:`aclose`.
     """
 
+    @property
+    def with_raw_response(self) -> RepositoryRawResponses:
+        """The calls returning a :class:`~target_async.RawResponse` (status, headers, request id, ``parse()``),
+        as openai's ``client.with_raw_response``: ``raw = await client.with_raw_response.get_instance(...)``."""
+        return RepositoryRawResponses(self)
+
     # --- containers ---------------------------------------------------------------------------------
 
     async def list_containers(
-        self, products: str | Iterable[str] | None = None, *, filters: FilterSpec | Iterable[FilterSpec] = ()
+        self,
+        products: str | Iterable[str] | None = None,
+        *,
+        filters: FilterSpec | Iterable[FilterSpec] = (),
+        timeout: float | None = None,
     ) -> list[Container]:
         """The containers the caller can access (the repository root).
 
@@ -74,7 +91,13 @@ class AsyncRepositoryClient(RepositoryBase):
         params += [("property", f) for f in ListQuery.build(Schema.CONTAINER, filters=filters).filters]
         rid = new_request_id()
         response = await self._send(
-            "GET", self.base_url, idempotent=True, accept=self._media.home, params=params, request_id=rid
+            "GET",
+            self.base_url,
+            idempotent=True,
+            accept=self._media.home,
+            params=params,
+            request_id=rid,
+            request_timeout=self._call_timeout(timeout),
         )
         return parse_containers(response, self.base_url, request_id=rid)
 
@@ -88,6 +111,7 @@ class AsyncRepositoryClient(RepositoryBase):
         links: Mapping[str, Any] | None = None,
         *,
         retry: bool = False,
+        timeout: float | None = None,
     ) -> Receipt:
         """Create an instance; returns its :class:`Receipt` (``location`` is its absolute URL).
 
@@ -111,6 +135,7 @@ class AsyncRepositoryClient(RepositoryBase):
             content_type=self._media.hal(sid),
             content=content,
             request_id=rid,
+            request_timeout=self._call_timeout(timeout),
         )
         receipt = parse_receipt(
             response,
@@ -130,6 +155,7 @@ class AsyncRepositoryClient(RepositoryBase):
         schema: Schema | str | None = None,
         *,
         if_none_match: int | str | None = None,
+        timeout: float | None = None,
     ) -> Instance | None:
         """Read an instance; ``None`` means ``304 Not Modified`` for ``if_none_match``.
 
@@ -147,6 +173,7 @@ class AsyncRepositoryClient(RepositoryBase):
             accept=self._media.read_accept(sid),
             headers={"If-None-Match": etag} if etag else None,
             request_id=rid,
+            request_timeout=self._call_timeout(timeout),
         )
         if response.status_code == 304:
             return None
@@ -164,6 +191,7 @@ class AsyncRepositoryClient(RepositoryBase):
         links: Mapping[str, Any] | None = None,
         *,
         if_match: int | str | None = None,
+        timeout: float | None = None,
     ) -> Receipt:
         """Replace the whole instance (PUT); with ``if_match``, a concurrent change raises ``ConflictError``.
 
@@ -182,6 +210,7 @@ class AsyncRepositoryClient(RepositoryBase):
             content=self._hal_body(instance, sid, links),
             headers={"If-Match": etag} if etag else None,
             request_id=rid,
+            request_timeout=self._call_timeout(timeout),
         )
         return parse_receipt(
             response,
@@ -201,6 +230,7 @@ class AsyncRepositoryClient(RepositoryBase):
         operations: InstancePatch | Sequence[Mapping[str, Any]],
         *,
         if_match: int | str | None = None,
+        timeout: float | None = None,
     ) -> Receipt:
         """Apply an RFC 6902 patch (paths under ``/_instance`` or ``/_links``); see :class:`OfferPatch`.
 
@@ -220,6 +250,7 @@ class AsyncRepositoryClient(RepositoryBase):
             content=content,
             headers={"If-Match": etag} if etag else None,
             request_id=rid,
+            request_timeout=self._call_timeout(timeout),
         )
         return parse_receipt(
             response,
@@ -239,6 +270,7 @@ class AsyncRepositoryClient(RepositoryBase):
         fn: UpdateFn,
         *,
         max_attempts: int = 5,
+        timeout: float | None = None,
     ) -> Receipt:
         """Read, modify and conditionally replace an instance, retrying when another writer got there first.
 
@@ -247,6 +279,7 @@ class AsyncRepositoryClient(RepositoryBase):
                 (dict, entity or the instance) or ``None`` after changing ``instance.instance`` in place.
                 It may run several times.
             max_attempts: reads-and-writes before the last ``ConflictError`` is raised.
+            timeout: the deadline of each request in seconds (default: the client's).
         """
         cid, iid = require_id(container_id, "container_id"), require_id(instance_id, "instance_id")
         sid = schema_id(schema) or ""
@@ -256,7 +289,7 @@ class AsyncRepositoryClient(RepositoryBase):
             raise ValidationError("max_attempts must be a positive integer", field="max_attempts")
         attempt = 0
         while True:
-            current = await self.get_instance(cid, iid, sid)
+            current = await self.get_instance(cid, iid, sid, timeout=timeout)
             assert current is not None  # no If-None-Match was sent
             if current.etag is None:
                 raise ValidationError("the instance has no etag: a conditional update is impossible", field="etag")
@@ -266,7 +299,7 @@ class AsyncRepositoryClient(RepositoryBase):
             links = {k: v for k, v in (current.links or {}).items() if k != "self"}
             try:
                 return await self.replace_instance(
-                    cid, iid, sid, current if new is None else new, links, if_match=current.etag
+                    cid, iid, sid, current if new is None else new, links, if_match=current.etag, timeout=timeout
                 )
             except ConflictError:
                 attempt += 1
@@ -277,7 +310,9 @@ class AsyncRepositoryClient(RepositoryBase):
 
     # --- lists and search ---------------------------------------------------------------------------
 
-    async def _fetch_page(self, container_id: str, query: ListQuery, start: str | None, url: str | None) -> Page:
+    async def _fetch_page(
+        self, container_id: str, query: ListQuery, start: str | None, url: str | None, timeout: float | None = None
+    ) -> Page:
         if url is None:
             path = ("queries", "core", "search") if query.is_search else ("instances",)
             url, params = self._container_url(container_id, *path), query.params(start)
@@ -285,7 +320,13 @@ class AsyncRepositoryClient(RepositoryBase):
             params = None
         rid = new_request_id()
         response = await self._send(
-            "GET", url, idempotent=True, accept=self._media.results_accept, params=params, request_id=rid
+            "GET",
+            url,
+            idempotent=True,
+            accept=self._media.results_accept,
+            params=params,
+            request_id=rid,
+            request_timeout=timeout,
         )
         return parse_page(
             response, self.base_url, request_id=rid, what="search page" if query.is_search else "list page"
@@ -392,12 +433,14 @@ class AsyncRepositoryClient(RepositoryBase):
         ids: str | Iterable[str] = (),
         start: str | None = None,
         url: str | None = None,
+        timeout: float | None = None,
     ) -> Page:
         """Fetch one page (of a search when ``q`` is given).
 
         Args:
             start: the exclusive start value(s) (the sort value of the previous page's last item).
             url: fetch this page URL instead (``page.next``); the other arguments are then ignored.
+            timeout: this request's deadline in seconds (default: the client's).
         """
         cid = require_id(container_id, "container_id")
         query = ListQuery.build(
@@ -412,7 +455,7 @@ class AsyncRepositoryClient(RepositoryBase):
             reason = escape_reason(url, self.base_url)
             if reason is not None:
                 raise ValidationError(f"url {url} is not a page of this repository: {reason}", field="url")
-        return await self._fetch_page(cid, query, start, url)
+        return await self._fetch_page(cid, query, start, url, self._call_timeout(timeout))
 
     # --- delete -------------------------------------------------------------------------------------
 
@@ -423,6 +466,7 @@ class AsyncRepositoryClient(RepositoryBase):
         *,
         if_match: int | str | None = None,
         confirm_with_get: bool = True,
+        timeout: float | None = None,
     ) -> DeleteOperation:
         """Send the ``DELETE`` and return the :class:`DeleteOperation` that tracks it.
 
@@ -433,6 +477,8 @@ class AsyncRepositoryClient(RepositoryBase):
             if_match: delete only this revision (``ConflictError`` otherwise).
             confirm_with_get: for a ``202`` without ``Location``, read the instance until ``404``.
                 With False the outcome is ``confirmed`` at once with ``verified=False``.
+            timeout: the deadline of the ``DELETE`` request in seconds (default: the client's; the wait for the
+                outcome is ``result(timeout)``'s).
         """
         cid, iid = require_id(container_id, "container_id"), require_id(instance_id, "instance_id")
         etag = quoted_etag(if_match, "if_match")
@@ -449,6 +495,7 @@ class AsyncRepositoryClient(RepositoryBase):
                 accept=self._media.receipt,
                 headers={"If-Match": etag} if etag else None,
                 request_id=request_id,
+                request_timeout=self._call_timeout(timeout),
             )
         except UnprocessableEntityError as exc:
             # a synchronous rejection: 422 whose body is the outcome (``referencedBy``)
@@ -491,3 +538,20 @@ class AsyncRepositoryClient(RepositoryBase):
         """
         op = await self.begin_delete(container_id, instance_id, if_match=if_match, confirm_with_get=confirm_with_get)
         return await op.result(timeout, raise_on_reject=raise_on_reject)
+
+
+class RepositoryRawResponses:
+    """``client.with_raw_response``: the calls of :class:`AsyncRepositoryClient` that send requests, returning a
+    :class:`~target_async.RawResponse` of the last HTTP answer (``update_with_retry`` and ``delete_instance``
+    send several: ``http_requests`` counts them) and ``parse()`` for the usual result."""
+
+    def __init__(self, client: AsyncRepositoryClient) -> None:
+        self.list_containers = raw(client.list_containers)
+        self.create_instance = raw(client.create_instance)
+        self.get_instance = raw(client.get_instance)
+        self.replace_instance = raw(client.replace_instance)
+        self.patch_instance = raw(client.patch_instance)
+        self.update_with_retry = raw(client.update_with_retry)
+        self.list_page = raw(client.list_page)
+        self.begin_delete = raw(client.begin_delete)
+        self.delete_instance = raw(client.delete_instance)

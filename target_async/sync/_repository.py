@@ -7,10 +7,10 @@ from typing import Any, Literal
 from ..models.repository import Instance
 from ..repository import AsyncPaginator, AsyncRepositoryClient, DeleteOperation, ResponseSnapshot
 from ._base import SyncClient
-from ._proxy import SyncIterator, SyncProxy, blocking, iterating, offload_sync_callable, plain, wrapping
+from ._proxy import SyncIterator, SyncProxy, _awaited, blocking, iterating, offload_sync_callable, plain, wrapping
 from ._strategy import ExecutionStrategy
 
-__all__ = ["RepositoryClient", "SyncDeleteOperation", "SyncPaginator"]
+__all__ = ["RepositoryClient", "SyncDeleteOperation", "SyncPaginator", "SyncRawResponses"]
 
 
 class SyncPaginator(SyncProxy[AsyncPaginator]):
@@ -113,6 +113,12 @@ class RepositoryClient(SyncClient, SyncProxy[AsyncRepositoryClient]):
     delete_instance = blocking(AsyncRepositoryClient.delete_instance)
 
     @property
+    def with_raw_response(self) -> SyncRawResponses:
+        """The calls returning a :class:`~target_async.RawResponse` (status, headers, request id, ``parse()``),
+        blocking: ``repo.with_raw_response.get_instance(...)``."""
+        return SyncRawResponses(self)
+
+    @property
     def base_url(self) -> str:
         """The repository base URL."""
         return self._target.base_url
@@ -129,3 +135,27 @@ class RepositoryClient(SyncClient, SyncProxy[AsyncRepositoryClient]):
 
     def __repr__(self) -> str:
         return repr(self._target).replace("AsyncRepositoryClient(", "RepositoryClient(", 1)
+
+
+class SyncRawResponses:
+    """``RepositoryClient.with_raw_response``: the methods of ``AsyncRepositoryClient.with_raw_response``,
+    blocking (``update_with_retry``'s ``fn`` runs on the event-loop thread here: keep it quick)."""
+
+    def __init__(self, client: RepositoryClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        client = self._client
+        method = getattr(client._target.with_raw_response, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return client._strategy.run(
+                lambda _: _awaited(method(*args, **kwargs)),
+                what=f"RepositoryClient.with_raw_response.{name}",
+                stacklevel=2,
+                on_loop_thread=True,
+            )
+
+        return call

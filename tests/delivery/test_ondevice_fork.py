@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent(
 
     def make():
         return AsyncTargetClient(
-            client="someClientId", organization_id="someOrgId", decisioning_method="on-device",
+            client="someClientId", organization_id="someOrgId@AdobeOrg", decisioning_method="on-device",
             artifact_location=url + "/someClientId/production/v1/rules.json", polling_interval=0,
             server_domain=url.removeprefix("http://"), secure=False, telemetry_enabled=False,
         )
