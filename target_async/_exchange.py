@@ -34,7 +34,7 @@ from ._answer import (
     lower_headers,
 )
 
-__all__ = ["Exchange", "HttpxExchange", "open_exchange"]
+__all__ = ["Exchange", "HttpxExchange", "nothing_sent", "open_exchange"]
 
 try:  # aiohttp is a core dependency, but keep the portable path if it is missing or broken
     from ._aiohttp import AiohttpExchange as _AiohttpExchange
@@ -43,6 +43,16 @@ except ImportError:  # pragma: no cover
 
 
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # aiohttp's GET_METHODS
+
+
+def nothing_sent(exc: httpx.TransportError) -> bool:
+    """Whether the failed attempt certainly never reached the server (so repeating it is always safe).
+
+    Exchanges report "no connection was made" as ``httpx.ConnectError``/``ConnectTimeout``/``PoolTimeout``
+    (aiohttp's own re-send on a dropped connection is off: see :mod:`._aiohttp`); everything else may have
+    reached the server. The SDK error carries the answer as ``TransportError.request_sent``.
+    """
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 class Exchange(Protocol):

@@ -52,7 +52,7 @@ from ._exceptions import (
     TransportError,
     make_status_error,
 )
-from ._exchange import Exchange, open_exchange
+from ._exchange import Exchange, nothing_sent, open_exchange
 from ._ids import request_id as new_request_id
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -81,19 +81,8 @@ _ACCEPT_ENCODING = "gzip, deflate"  # the encodings BodyReader decodes under the
 
 
 def _ssl_context(path: str) -> ssl.SSLContext:
-    if os.path.isdir(path):
-        return ssl.create_default_context(capath=path)
-    return ssl.create_default_context(cafile=path)
-
-
-def nothing_sent(exc: httpx.TransportError) -> bool:
-    """Whether the failed attempt certainly never reached the server (so repeating it is always safe).
-
-    Exchanges report "no connection was made" as ``httpx.ConnectError``/``ConnectTimeout``/``PoolTimeout``
-    (aiohttp's own re-send on a dropped connection is off: see :mod:`._aiohttp`); everything else may have
-    reached the server. The SDK error carries the answer as ``TransportError.request_sent``.
-    """
-    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    is_dir = os.path.isdir(path)
+    return ssl.create_default_context(capath=path if is_dir else None, cafile=None if is_dir else path)
 
 
 def _what(method: str, url: str) -> str:

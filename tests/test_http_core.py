@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from target_async import _http
 from target_async._answer import Answer
@@ -33,6 +33,9 @@ def test_no_private_httpx_internals() -> None:
         assert "_uri_reference" not in source and "_FAST_QUERY" not in source, name
 
 
+_CLIENT = httpx.Client()  # one for every example: building a client loads a trust store (tens of ms)
+
+
 def _grouped(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
     # httpx groups a repeated key's values together; the SDK keeps the caller's order (and always sends a
     # repeated key's values together), so compare on lists where they already are.
@@ -40,21 +43,23 @@ def _grouped(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(items, key=lambda item: first[item[0]])
 
 
+@settings(deadline=None)
 @given(params.map(_grouped))
 def test_url_text_equals_httpx_build_request(items: list[tuple[str, str]]) -> None:
     """Every exchange sends the URL text httpx's own request building would have sent."""
     core = _http.HTTPCore(timeout=1.0, retries=DEFAULT_RETRIES)
     base = "https://acme.tt.omtrdc.net/rest/v1/delivery"
-    theirs = httpx.Client().build_request("POST", base, params=items)
+    theirs = _CLIENT.build_request("POST", base, params=items)
     assert core._url(base, items) == str(theirs.url)
     assert httpx.URL(core._url(base, items)) == theirs.url
 
 
+@settings(deadline=None)
 @given(params.filter(bool))
 def test_params_on_a_url_with_a_query_give_what_httpx_gives(items: list[tuple[str, str]]) -> None:
     core = _http.HTTPCore(timeout=1.0, retries=DEFAULT_RETRIES)
     base = "https://acme.tt.omtrdc.net/x?a=1&b=%20"
-    assert core._url(base, items) == str(httpx.Client().build_request("GET", base, params=items).url)
+    assert core._url(base, items) == str(_CLIENT.build_request("GET", base, params=items).url)
 
 
 def test_url_text_normalises_the_base_as_httpx_does() -> None:
