@@ -11,7 +11,8 @@ Each state runs in a process of its own:
 
 Measured, against the bare function: one delivery call's hook (``@delivery_span`` around an ``async def`` that
 returns at once) and one HTTP attempt's hook (``http_attempts`` + the wrapped ``exchange``, over an exchange that
-answers at once). Prints the overhead per call in microseconds (best of 5 rounds).
+answers at once). Prints the overhead per call in microseconds (best of 5 rounds), and, for scale, what the SDK
+spends on one span of its own with no attribute.
 """
 
 from __future__ import annotations
@@ -104,7 +105,16 @@ async def traced_attempt():
         await _otel.http_attempts(exchange).exchange("POST", URL, HEADERS, b"{}", 1 << 24)
     return time.perf_counter() - t
 
+async def plain_span():  # the reference: one SDK span, no attribute, made current
+    tracer = trace.get_tracer("reference") if MODE == "sdk" else None
+    t = time.perf_counter()
+    for _ in range(CALLS if tracer else 0):
+        with tracer.start_as_current_span("reference"):
+            pass
+    return time.perf_counter() - t
+
 print(json.dumps({
+    "plain": rounds(plain_span),
     "installed": _otel.INSTALLED,
     "wrapped": hasattr(Client.traced, "__wrapped__"),
     "call": rounds(traced_call) - rounds(bare_call),
@@ -118,6 +128,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20_000)
     args = parser.parse_args()
     print(f"{'state':<8} {'hooks':<10} {'delivery call':>15} {'HTTP attempt':>14}   (overhead per call, us)")
+    reference = 0.0
     for mode in ("absent", "unused", "no-sdk", "sdk"):
         out = subprocess.run(
             [sys.executable, "-c", _WORKER, mode, str(args.calls)],
@@ -129,6 +140,8 @@ def main() -> None:
         r = json.loads(out)
         hooks = "wrapped" if r["wrapped"] else "none"
         print(f"{mode:<8} {hooks:<10} {r['call']:>15.2f} {r['attempt']:>14.2f}")
+        reference = max(reference, r["plain"])
+    print(f"reference: one SDK span without attributes (start_as_current_span) costs {reference:.2f} us here")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ SAFE_QUERY = frozenset({"imsOrgId", "version", "client", "schema", "orderby", "l
 _TRACER_NAME = "target_async"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BACKGROUND_TASKS = frozenset({"target-async-artifact"})  # named by delivery/_artifacts.py
+_origins: dict[str, tuple[str, int, str]] = {}
 _tracer: Any = None  # the tracer, made on first use (tests put their own provider's here)
 
 
@@ -146,31 +147,47 @@ def error_type(exc: BaseException) -> str:
     return f"{module}.{cls.__qualname__}" if module != "builtins" else cls.__qualname__
 
 
+def _origin(base: str) -> tuple[str, int, str]:
+    """(host, port, the URL without user info) of a URL without its query; cached (a client has a few)."""
+    facts = _origins.get(base)
+    if facts is None:
+        parts = urlsplit(base)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        clean = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+        facts = (parts.hostname or "", port or _DEFAULT_PORTS.get(parts.scheme, 0), clean)
+        if len(_origins) >= 256:
+            _origins.clear()
+        _origins[base] = facts
+    return facts
+
+
+def _redacted(query: str) -> str:
+    kept = []
+    for item in query.split("&"):
+        name, eq, _ = item.partition("=")
+        kept.append(item if name in SAFE_QUERY or not eq else f"{name}=REDACTED")
+    return "&".join(kept)
+
+
 def safe_url(url: str) -> str:
-    """``url`` without user info, and with the values of the query parameters outside :data:`SAFE_QUERY`
-    replaced by ``REDACTED``."""
-    parts = urlsplit(url)
-    query = parts.query
-    if query:
-        kept = []
-        for item in query.split("&"):
-            name, eq, _ = item.partition("=")
-            kept.append(item if name in SAFE_QUERY or not eq else f"{name}=REDACTED")
-        query = "&".join(kept)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, query, ""))
+    """``url`` without user info or fragment, and with the values of the query parameters outside
+    :data:`SAFE_QUERY` replaced by ``REDACTED``."""
+    base, _, query = url.partition("#")[0].partition("?")
+    clean = _origin(base)[2]
+    return f"{clean}?{_redacted(query)}" if query else clean
 
 
 def _request_attributes(method: str, url: str) -> dict[str, Any]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
+    base, _, query = url.partition("#")[0].partition("?")
+    host, port, clean = _origin(base)
     return {
         "http.request.method": method,
-        "server.address": parts.hostname or "",
-        "server.port": port or _DEFAULT_PORTS.get(parts.scheme, 0),
-        "url.full": safe_url(url),
+        "server.address": host,
+        "server.port": port,
+        "url.full": f"{clean}?{_redacted(query)}" if query else clean,
     }
 
 
@@ -279,18 +296,20 @@ Before = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], Mapping[str, Any]]
 After = Callable[[Any, Any, Any, _Tally], None]  # (span, self, result or None on failure, tally)
 
 
-def _internal(name: str | Callable[..., str], before: Before, after: After | None = None) -> Callable[[F], F]:
-    """A decorator making an INTERNAL span around an async method (the function itself without OpenTelemetry)."""
+def _internal(
+    name: str | Callable[..., str], before: Before, after: After | None = None, *, public: bool = False
+) -> Callable[[F], F]:
+    """A decorator making an INTERNAL span around an async method (the function itself without OpenTelemetry).
+
+    While no tracer is active, the wrapper of a private method returns the method's own coroutine (no extra
+    frame); a ``public`` method keeps an ``async def`` wrapper, so that it still reads as a coroutine function.
+    """
 
     def decorate(func: F) -> F:
         if not INSTALLED:
             return func
 
-        @functools.wraps(func)
-        async def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
-            tracer = _active_tracer()
-            if tracer is None:
-                return await func(self, *args, **kwargs)
+        async def in_span(tracer: Any, self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             api = _api()
             span_name = name if isinstance(name, str) else name(self, *args, **kwargs)
             root = _context().Context() if _in_background() else None  # the SDK's own tasks: a trace each
@@ -317,6 +336,24 @@ def _internal(name: str | Callable[..., str], before: Before, after: After | Non
                 if recording and after is not None:
                     _guarded(lambda: after(span, self, result, tally))
                 span.end()
+
+        if public:
+
+            @functools.wraps(func)
+            async def traced_public(self: Any, *args: Any, **kwargs: Any) -> Any:
+                tracer = _active_tracer()
+                if tracer is None:
+                    return await func(self, *args, **kwargs)
+                return await in_span(tracer, self, args, kwargs)
+
+            return cast(F, traced_public)
+
+        @functools.wraps(func)
+        def traced(self: Any, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+            tracer = _active_tracer()
+            if tracer is None:
+                return func(self, *args, **kwargs)
+            return in_span(tracer, self, args, kwargs)
 
         return cast(F, traced)
 
@@ -434,5 +471,5 @@ def _delete_after(span: Any, op: Any, outcome: Any, tally: _Tally) -> None:
     span.set_attribute("target_async.delete.outcome", op.status)
 
 
-delete_span = _internal("target_async.delete_operation.result", _delete_before, _delete_after)
+delete_span = _internal("target_async.delete_operation.result", _delete_before, _delete_after, public=True)
 """``DeleteOperation.result``: ``target_async.delete_operation.result``."""

@@ -6,6 +6,7 @@ process-wide provider; one subprocess test goes through the global API instead, 
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -384,6 +385,14 @@ async def test_a_delete_that_times_out_says_so(spans, no_backoff) -> None:
     assert isinstance(polls, int) and polls >= 1
     assert wait.attributes["error.type"] == "target_async.PollingTimeoutError"
     assert wait.status.status_code is StatusCode.ERROR
+
+
+def test_the_public_hooked_method_is_still_a_coroutine_function() -> None:
+    from target_async.repository import DeleteOperation
+
+    assert _otel.INSTALLED
+    assert hasattr(DeleteOperation.result, "__wrapped__")
+    assert inspect.iscoroutinefunction(DeleteOperation.result)
 
 
 # -- redaction ------------------------------------------------------------------------------------------------------
