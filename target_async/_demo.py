@@ -19,14 +19,15 @@ It starts the emulator on a free loopback port and then, over real HTTP:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from typing import Any
 
 import anyio
-import httpx
 
 from ._exceptions import ConflictError, DeleteRejectedError
 from .delivery import AsyncTargetClient, TargetDeliveryResponse
@@ -406,6 +407,19 @@ def _etag(etag: str | None) -> str:
     return (etag or "-").strip('"')[:12]
 
 
+def _publish(url: str, fixtures: dict[str, Any]) -> Any:
+    """``POST /_emulator/fixtures``: the emulator compiles and publishes them as a new artifact (its summary)."""
+    request = urllib.request.Request(
+        f"{url}/_emulator/fixtures",
+        data=json.dumps(fixtures).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+    with opener.open(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
 async def _ondevice(url: str, visitors: int, sample: int) -> bool:
     """Steps 7 and 8; False when a visitor got a different experience on-device than server-side."""
     _step(7, "On-device decisioning (the emulator serves the rules artifact as Target's CDN does)")
@@ -490,8 +504,7 @@ async def _ondevice(url: str, visitors: int, sample: int) -> bool:
         _step(8, "A new artifact is published; the client's poll picks it up")
         first_a = next((i for i, e in enumerate(local_experiences) if e[0].startswith("A")), 0)
         visitor, tnt = requests[first_a], f"device-{first_a:05d}"
-        async with httpx.AsyncClient(base_url=url, timeout=10) as admin:
-            published = (await admin.post("/_emulator/fixtures", json=ROLLOUT)).raise_for_status().json()
+        published = await anyio.to_thread.run_sync(_publish, url, ROLLOUT)
         _say(f"   {'POST /_emulator/fixtures':<26} the A/B test ends, B (orange) for everyone:")
         _say(f"   {'':<26} a new artifact, ETag {_etag(published['etag'])}")
         server_now = _experience(await target.get_offers(request=visitor, decisioning_method="server-side"))
