@@ -246,22 +246,31 @@ def run_engine_scenario(payload: bytes, bodies: list[dict[str, Any]], warm: list
     return {**stats(latencies), "with_content": matched}
 
 
+async def drain(client: Any) -> None:
+    """Wait until the client's queued notifications are sent (private: the notifier has no public handle)."""
+    notifier = client._local.notifier
+    while notifier.pending:  # noqa: ASYNC110 (no event to wait on)
+        await asyncio.sleep(0)
+
+
 async def run_many(payload: bytes, bodies: list[dict[str, Any]]) -> dict[str, Any]:
     fake = FakeTarget(payload)
     client = make_client(fake, payload=payload)
     await client.wait_until_ready(timeout=30)
     await client.get_offers_many(structure_all(bodies[:200]))  # warm-up
-    await asyncio.sleep(0.05)
+    await drain(client)
+    dropped0, sent0 = client._local.notifier.dropped, fake.deliveries
     requests = structure_all(bodies)
     gc.collect()
     cpu0, started = self_cpu_seconds(), time.perf_counter()
     results = await client.get_offers_many(requests)
     wall = time.perf_counter() - started
     cpu = self_cpu_seconds() - cpu0
-    queued = fake.deliveries
+    queued = fake.deliveries - sent0
     started = time.perf_counter()
     await client.aclose()  # flushes the notifications get_offers_many queued
     flush = time.perf_counter() - started
+    dropped = client._local.notifier.dropped - dropped0
     return {
         "visitors": len(requests),
         "decisions_per_s": len(requests) / wall,
@@ -269,8 +278,9 @@ async def run_many(payload: bytes, bodies: list[dict[str, Any]]) -> dict[str, An
         "cpu_ms_per_decision": cpu / len(requests) * 1000,
         "with_content": sum(has_content(r.response) for r in results),
         "flush_s": flush,
-        "notification_requests": fake.deliveries,
+        "notification_requests": fake.deliveries - sent0,
         "sent_during_call": queued,
+        "dropped": dropped,
     }
 
 
@@ -317,20 +327,19 @@ async def run_memory(payload: bytes, bodies: list[dict[str, Any]], warmup: int) 
     chunk = 5_000
     async with make_client(fake, payload=payload) as client:
         await client.wait_until_ready(timeout=30)
-        notifier = client._local.notifier  # private: to wait for the background sends between chunks
-
-        async def drain() -> None:
-            while notifier.pending:  # noqa: ASYNC110 (no event to wait on: the notifier's queue is private)
-                await asyncio.sleep(0)
-
         await client.get_offers_many(structure_all(bodies[:warmup]))
-        await drain()
+        await drain(client)
         gc.collect()
         before = rss_mb()
         started = time.perf_counter()
+        series: list[tuple[int, float]] = []
         for at in range(warmup, len(bodies), chunk):
             await client.get_offers_many(structure_all(bodies[at : at + chunk]))
-            await drain()
+            await drain(client)
+            done = at + chunk - warmup
+            if done % 20_000 == 0:
+                gc.collect()
+                series.append((done, rss_mb() - before))
         elapsed = time.perf_counter() - started
         gc.collect()
         after = rss_mb()
@@ -339,6 +348,7 @@ async def run_memory(payload: bytes, bodies: list[dict[str, Any]], warmup: int) 
         "rss_before_mb": before,
         "rss_after_mb": after,
         "growth_mb": after - before,
+        "growth_series_mb": series,
         "seconds": elapsed,
         "notifications": fake.notifications,
     }
@@ -577,11 +587,16 @@ def notes(results: dict[str, Any]) -> list[str]:
         f" ({many['cpu_ms_per_decision'] * 1000:.0f} µs CPU each, i.e. {1 / many['cpu_ms_per_decision'] * 1000:,.0f}"
         f" decisions per CPU-second); the {many['notification_requests']:,} queued"
         f" notification requests were then flushed by aclose() in {many['flush_s'] * 1000:.0f} ms"
+        f" ({many['sent_during_call']:,} sent while get_offers_many ran, {many['dropped']:,} dropped by the notifier's"
+        " 10,000-request bound)"
     )
     polls = results["polls"]
     out.append(
         f"first download + compile through the client (MockTransport): {polls['download_and_compile_ms']:.1f} ms"
     )
+    mem = results["memory"]
+    series = ", ".join(f"{n // 1000}k: {g:+.1f}" for n, g in mem["growth_series_mb"])
+    out.append(f"RSS growth (MB) along the memory run, each after a gc.collect(): {series}")
     if official:
         load = official["load"]
         out.append(
