@@ -26,8 +26,10 @@ What it costs, and how each case is decided (``benchmarks/bench_otel.py``):
   returns the function itself, and :func:`http_attempts` returns its argument; nothing else runs.
 * installed, but the application never imported ``opentelemetry.trace`` (whatever configures OpenTelemetry does):
   one dictionary lookup per call. target_async itself never imports OpenTelemetry (90 ms).
-* imported, but no SDK configured (the API's no-op tracer): one non-recording span per hook, no attribute
-  computed, no context attached.
+* imported, but no tracer provider set: one ``get_tracer_provider()`` per hook. A provider set later (before or
+  after the clients are made) is used from then on.
+* a provider that makes no span (the API's ``NoOpTracerProvider``): one non-recording span per hook, no
+  attribute computed, no context attached.
 * a span that the SDK's sampler drops: its context is still made current, so that its children are dropped too.
 
 URLs are recorded without user info, and with the values of query parameters other than those of
@@ -41,6 +43,7 @@ import asyncio
 import functools
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -84,8 +87,11 @@ SAFE_QUERY = frozenset({"imsOrgId", "version", "client", "schema", "orderby", "l
 _TRACER_NAME = "target_async"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BACKGROUND_TASKS = frozenset({"target-async-artifact"})  # named by delivery/_artifacts.py
+_UNKNOWN = object()
+_PROVIDER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ  # the API then makes one on first use
 _origins: dict[str, tuple[str, int, str]] = {}
-_tracer: Any = None  # the tracer, made on first use (tests put their own provider's here)
+_tracer: Any = None  # a tracer given in code (tests put their own provider's here); else the global one
+_global_tracer: Any = None  # the global provider's, made on first use once a provider is set
 
 
 class _Tally:
@@ -102,15 +108,24 @@ _tally: ContextVar[_Tally | None] = ContextVar("target_async_otel_tally", defaul
 
 
 def _active_tracer() -> Any:
-    """The tracer, or None while the application has not imported the OpenTelemetry API."""
-    global _tracer
+    """The tracer, or None while the application has not configured a tracer provider (nothing would record)."""
+    global _global_tracer
     tracer = _tracer
+    if tracer is not None:
+        return tracer
+    api = sys.modules.get("opentelemetry.trace")
+    if api is None:  # never imported by the application: OpenTelemetry is not in use
+        return None
+    # imported, no provider set yet? The API's global, when it has one (get_tracer_provider() reads the
+    # environment on every call while none is set: microseconds per hook); else the public call.
+    provider = getattr(api, "_TRACER_PROVIDER", _UNKNOWN)
+    if provider is None and not _PROVIDER_FROM_ENV:
+        return None
+    if (provider is None or provider is _UNKNOWN) and isinstance(api.get_tracer_provider(), api.ProxyTracerProvider):
+        return None
+    tracer = _global_tracer
     if tracer is None:
-        api = sys.modules.get("opentelemetry.trace")
-        if api is None:
-            return None
-        # a ProxyTracer until a provider is set: spans start once the application configures the SDK
-        tracer = _tracer = api.get_tracer(_TRACER_NAME, __version__)
+        tracer = _global_tracer = api.get_tracer(_TRACER_NAME, __version__)
     return tracer
 
 
