@@ -125,10 +125,12 @@ def test_the_converter_knows_no_model(path: Path) -> None:
 
 # httpx is imported only where a signature or a transport needs it: the exchange and core (they speak it), the
 # option checks (httpx.Proxy), the client constructors (http_client=/transport=), the testing plugin
-# (MockTransport helpers) and the artifact CLI (fetching a URL). Everything else goes through the core.
+# (MockTransport helpers), the artifact CLI (fetching a URL) and the demo (driving the emulator's admin routes).
+# Everything else goes through the core.
 _HTTPX_USERS = {
     "target_async._aiohttp",
     "target_async._artifact_cli",
+    "target_async._demo",
     "target_async._client_base",
     "target_async._env",  # trust_env: proxies as httpx.Proxy, a transport choosing one per request
     "target_async._exchange",
