@@ -113,6 +113,7 @@ class ClientBase:
     _parent: ClientBase | None = None  # with_options: the client that owns the pool
     _call_retries: RetryPolicy | None = None  # with_options(retries=)
     _call_headers: Mapping[str, str] = {}  # with_options(headers=); never mutated, replaced
+    _default_names: Mapping[str, str] = {}  # default_headers: lower-case name -> the name as given
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         # a misspelled keyword gets the close match, before __init__ (Python's own TypeError has none)
@@ -169,6 +170,7 @@ class ClientBase:
         checked: VerifyTypes = check_verify(verify, stacklevel=4)  # last: warns for verify=False, at the caller
         checked = env_verify(checked, trust_env)
         self.trust_env = trust_env
+        self._default_names = {name.lower(): name for name in extra}  # with_options(headers=) replaces these
         self.timeout = float(seconds)
         # a LoggerAdapter is used as a Logger (it has the same logging methods)
         self.logger = cast(logging.Logger, logger) if logger is not None else logging.getLogger("target_async")
@@ -220,7 +222,10 @@ class ClientBase:
             twin._call_retries = check_retries(retries)
         if headers is not None:
             added = check_headers(headers, "headers", self._owned_headers)
-            merged = {k: v for k, v in self._call_headers.items() if k.lower() not in {n.lower() for n in added}}
+            # spelled as in default_headers, so that the call's value replaces the default rather than repeats it
+            added = {self._default_names.get(k.lower(), k): v for k, v in added.items()}
+            lowered = {n.lower() for n in added}
+            merged = {k: v for k, v in self._call_headers.items() if k.lower() not in lowered}
             twin._call_headers = {**merged, **added}
         return twin
 

@@ -243,6 +243,11 @@ async def test_with_options_retries_and_headers_on_the_repository(api) -> None:
             assert len(state.seen) == 1
             headers = dict(state.seen[0].headers)
             assert headers["x-a"] == "1" and headers["x-b"] == "2"
+            state.statuses.clear()
+            await no_retry.with_options(headers={"x-a": "3"}).list_containers()  # replaces the default, once
+            assert [v for k, v in state.seen[1].headers if k == "x-a"] == ["3"]
+            assert dict(state.seen[1].headers)["x-b"] == "2"
+            del state.seen[1]
             state.statuses = [503, 503]
             assert await repo.list_containers() == []  # the original still retries twice
             assert len(state.seen) == 4
