@@ -536,3 +536,18 @@ def test_the_blocking_repository_client_has_raw_responses_and_call_timeouts(api)
         state.delay = 0.5
         with pytest.raises(RequestTimeoutError):
             repo.list_containers(timeout=0.2)
+
+
+def test_the_blocking_delivery_client_takes_the_new_options_in_its_create_dict(api) -> None:
+    from target_async import TargetClient
+
+    state, url = api
+    client = TargetClient.create(
+        {"client": "acme", "organization_id": ORG, "base_url": url, "default_headers": {"X-Tenant": "sync"}}
+    )
+    try:
+        result = client.get_offers({"request": {"execute": {"mboxes": [{"name": "m", "index": 0}]}}})
+    finally:
+        client.close()
+    assert result.response.status == 200
+    assert dict(state.seen[-1].headers)["x-tenant"] == "sync"
