@@ -56,11 +56,16 @@ def _stats(latencies: list[float]) -> dict[str, Any]:
 def main() -> None:
     config = json.loads(Path(sys.argv[1]).read_text())
     logging.disable(logging.CRITICAL)  # the SDK logs every call at debug level and errors for geo misses
-    from delivery_api_client import ApiClient
-    from target_decisioning_engine import TargetDecisioningEngine
-    from target_decisioning_engine.types.decisioning_config import DecisioningConfig
-    from target_decisioning_engine.types.target_delivery_request import TargetDeliveryRequest
-    from target_python_sdk import TargetClient
+    # Adobe's SDK: importable only in its own venv
+    from delivery_api_client import ApiClient  # type: ignore[import-not-found]
+    from target_decisioning_engine import TargetDecisioningEngine  # type: ignore[import-not-found]
+    from target_decisioning_engine.types.decisioning_config import (  # type: ignore[import-not-found]
+        DecisioningConfig,
+    )
+    from target_decisioning_engine.types.target_delivery_request import (  # type: ignore[import-not-found]
+        TargetDeliveryRequest,
+    )
+    from target_python_sdk import TargetClient  # type: ignore[import-not-found]
 
     api = ApiClient()
     to_model = api._ApiClient__deserialize  # the generated client's own JSON -> model conversion
