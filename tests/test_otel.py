@@ -6,6 +6,7 @@ process-wide provider; one subprocess test goes through the global API instead, 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import subprocess
@@ -21,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from target_async import AsyncTargetClient, TargetClient, _otel, _retry
+from target_async import AsyncTargetClient, RequestTimeoutError, TargetClient, _otel, _retry
 from target_async.emulator import create_app
 from target_async.models import (
     ChannelType,
@@ -206,6 +207,24 @@ def test_the_sync_client_calls_in_the_callers_trace(spans, ondevice) -> None:
     [call] = named(exporter, "target_async.get_offers")
     assert call.parent is not None and call.parent.span_id == caller.get_span_context().span_id
     assert [s.name for s in children(exporter, call)] == ["POST"]
+
+
+async def test_a_call_past_its_deadline(spans) -> None:
+    _tracer, exporter = spans
+
+    async def slow(req: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200, json={"status": 200})
+
+    transport = httpx.MockTransport(slow)
+    async with AsyncTargetClient(client=CLIENT, organization_id=ORG, transport=transport, timeout=0.1) as client:
+        with pytest.raises(RequestTimeoutError):
+            await client.get_offers(request=request("a"))
+    [call] = named(exporter, "target_async.get_offers")
+    assert (call.attributes or {})["error.type"] == "target_async.RequestTimeoutError"
+    [http] = children(exporter, call)
+    assert (http.attributes or {})["error.type"] == "cancelled"  # the deadline cancelled the attempt
+    assert http.status.status_code is StatusCode.ERROR
 
 
 async def test_a_failure_to_describe_a_call_never_fails_the_call(spans, monkeypatch) -> None:
