@@ -551,3 +551,17 @@ def test_the_blocking_delivery_client_takes_the_new_options_in_its_create_dict(a
         client.close()
     assert result.response.status == 200
     assert dict(state.seen[-1].headers)["x-tenant"] == "sync"
+
+
+async def test_list_and_search_take_a_timeout_for_each_page(api) -> None:
+    from target_async import Schema
+
+    state, url = api
+    state.delay = 0.6
+    async with repository(url, retries=0) as repo:
+        with pytest.raises(RequestTimeoutError):
+            await repo.list_instances("c1", Schema.TAG, timeout=0.2).to_list()
+        with pytest.raises(RequestTimeoutError):
+            await repo.search_instances("c1", Schema.TAG, "cards", timeout=0.2).first_page()
+        with pytest.raises(ConfigurationError):
+            repo.list_instances("c1", Schema.TAG, timeout=0)

@@ -332,9 +332,11 @@ class AsyncRepositoryClient(RepositoryBase):
             response, self.base_url, request_id=rid, what="search page" if query.is_search else "list page"
         )
 
-    def _paginator(self, container_id: str, query: ListQuery) -> AsyncPaginator:
+    def _paginator(self, container_id: str, query: ListQuery, timeout: float | None = None) -> AsyncPaginator:
+        seconds = None if timeout is None else self._call_timeout(timeout)  # checked now, not at the first page
+
         async def fetch(start: str | None, url: str | None) -> Page:
-            return await self._fetch_page(container_id, query, start, url)
+            return await self._fetch_page(container_id, query, start, url, seconds)
 
         return AsyncPaginator(fetch, query.order_by)
 
@@ -347,6 +349,7 @@ class AsyncRepositoryClient(RepositoryBase):
         limit: int | None = None,
         filters: FilterSpec | Iterable[FilterSpec] = (),
         ids: str | Iterable[str] = (),
+        timeout: float | None = None,
     ) -> AsyncPaginator:
         """Iterate over the instances of a schema (``async for``; ``.iter_pages()`` for pages).
 
@@ -356,6 +359,7 @@ class AsyncRepositoryClient(RepositoryBase):
             filters: ``"path<op>value"`` strings (``==, !=, <, <=, >, >=, ~``), bare paths (the property
                 exists) or ``(path, op, value)`` tuples; all must hold.
             ids: ``@id`` values; instances with any of them.
+            timeout: the deadline of each page request in seconds (default: the client's).
 
         Raises:
             ValidationError: (at once) for a bad argument.
@@ -363,7 +367,7 @@ class AsyncRepositoryClient(RepositoryBase):
         """
         cid = require_id(container_id, "container_id")
         query = ListQuery.build(schema, order_by=order_by, limit=limit, filters=filters, ids=ids)
-        return self._paginator(cid, query)
+        return self._paginator(cid, query, timeout)
 
     def search_instances(
         self,
@@ -377,6 +381,7 @@ class AsyncRepositoryClient(RepositoryBase):
         limit: int | None = None,
         filters: FilterSpec | Iterable[FilterSpec] = (),
         ids: str | Iterable[str] = (),
+        timeout: float | None = None,
     ) -> AsyncPaginator:
         """Full-text search; like :meth:`list_instances` plus ``q`` (terms), ``fields`` and ``qop``.
 
@@ -397,7 +402,7 @@ class AsyncRepositoryClient(RepositoryBase):
             fields=fields,
             qop=qop,
         )
-        return self._paginator(cid, query)
+        return self._paginator(cid, query, timeout)
 
     def iter_pages(
         self,
@@ -411,13 +416,14 @@ class AsyncRepositoryClient(RepositoryBase):
         limit: int | None = None,
         filters: FilterSpec | Iterable[FilterSpec] = (),
         ids: str | Iterable[str] = (),
+        timeout: float | None = None,
     ) -> AsyncIterator[Page]:
-        """Iterate over pages of a list (or of a search when ``q`` is given)."""
+        """Iterate over pages of a list (or of a search when ``q`` is given); ``timeout``: of each page request."""
         cid = require_id(container_id, "container_id")
         query = ListQuery.build(
             schema, order_by=order_by, limit=limit, filters=filters, ids=ids, q=q, fields=fields, qop=qop
         )
-        return self._paginator(cid, query).iter_pages()
+        return self._paginator(cid, query, timeout).iter_pages()
 
     async def list_page(
         self,
