@@ -62,6 +62,7 @@ __all__ = [
     "decision_span",
     "delete_span",
     "delivery_span",
+    "error_type",
     "http_attempts",
     "refresh_span",
     "safe_url",
