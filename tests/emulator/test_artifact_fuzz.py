@@ -94,7 +94,7 @@ EXPERIENCE = st.fixed_dictionaries(
     {},
     optional={
         "name": JSONISH,
-        "weight": st.one_of(st.integers(-1, 5), st.floats(allow_nan=False), JSONISH),
+        "weight": st.one_of(st.integers(-1, 5), st.floats(allow_nan=False, allow_infinity=False), JSONISH),
         "options": st.one_of(st.lists(OPTION, max_size=2), JSONISH),
         "metrics": JSONISH,
     },
