@@ -17,6 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+pytest.importorskip("opentelemetry.sdk", reason="the OpenTelemetry SDK comes with the dev extra")
+
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
