@@ -185,6 +185,7 @@ class OnDevice:
                 property=prepared.property,
                 notifications=list(decision.notifications) or None,
             )
+            await self.notifier.backpressure()  # before queuing, with no await in between: the bound holds
             if not self.notifier.put(PendingNotification(body, session_id, cluster), decision.telemetry):
                 await self.notifier.flush()  # no asyncio loop to send it in the background (trio)
         return decision

@@ -24,7 +24,11 @@ from ..models import DeliveryRequest, Telemetry, TelemetryEntry
 __all__ = ["MAX_PENDING_NOTIFICATIONS", "MAX_PENDING_TELEMETRY", "Notifier", "PendingNotification"]
 
 MAX_PENDING_NOTIFICATIONS = 10_000
-"""Notification requests queued at most; beyond that the oldest is dropped (and reported)."""
+"""Notification requests queued at most; beyond that the oldest is dropped (and reported). Decisions made on the
+notifier's own loop never get there: they wait for the queue to drain below :data:`HIGH_WATER` first."""
+HIGH_WATER = 512
+"""Queued notification requests beyond which a decision on the notifier's loop waits for the senders
+(backpressure: a batch of decisions cannot outrun its notifications and make the queue drop some)."""
 MAX_PENDING_TELEMETRY = 100
 """Telemetry entries kept for the next request at most (the oldest are dropped)."""
 _CONCURRENCY = 8
@@ -105,6 +109,25 @@ class Notifier:
                     self._report(lost, OverflowError("too many notifications pending; the oldest was dropped"))
                 self._queue.append(item)
         return self._wake()
+
+    async def backpressure(self) -> None:
+        """Wait while more than :data:`HIGH_WATER` requests are queued, when called on the notifier's own loop
+        (a caller on another thread's loop cannot wait for this loop's tasks; the bound then protects memory)."""
+        if len(self._queue) <= HIGH_WATER:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if running is not self._loop:
+            return
+        while len(self._queue) > HIGH_WATER // 2:
+            task = self._task
+            if task is None or task.done():
+                self._schedule()
+                task = self._task
+            assert task is not None
+            await asyncio.wait({task}, timeout=0.05)  # the drain sends in waves: look again after each
 
     def _wake(self) -> bool:
         try:

@@ -330,3 +330,19 @@ async def test_get_attributes_on_device(server) -> None:
         attributes = await client.get_attributes(["mbox-feature-flags"], request=execute(tnt=TNT))
     assert attributes.response.meta.decisioning_method == "on-device"
     assert attributes.as_object("mbox-feature-flags")
+
+
+async def test_a_large_batch_waits_for_its_notifications_instead_of_dropping_them(server, monkeypatch) -> None:
+    from target_async.delivery import _notifier
+
+    monkeypatch.setattr(_notifier, "MAX_PENDING_NOTIFICATIONS", 40)
+    monkeypatch.setattr(_notifier, "HIGH_WATER", 16)
+    state, url = server
+    errors: list[dict[str, Any]] = []
+    async with make(url, telemetry_enabled=False, events={"send_notification_error": errors.append}) as client:
+        await client.wait_until_ready(timeout=5)
+        visitors = [execute("mbox-magician", tnt=f"visitor-{i}") for i in range(200)]
+        await client.get_offers_many(visitors, concurrency=64)
+        assert client._local.notifier.dropped == 0
+    assert errors == []
+    assert len(state.notifications) == 200

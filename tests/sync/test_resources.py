@@ -36,23 +36,24 @@ def _batch(clients: list[TargetClient], n: int, counter: list[int]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
-def test_10000_callback_calls_keep_threads_and_memory_flat(client_options: dict[str, Any], stub: Stub) -> None:
+def test_3000_callback_calls_keep_threads_and_memory_flat(client_options: dict[str, Any], stub: Stub) -> None:
+    # (the 10,000-call soak with its thread and RSS targets is a cell of benchmarks/run_all.py)
     threads_at_start = threading.active_count()
     clients = [TargetClient.create(client_options) for _ in range(3)]  # several clients, one set of threads
     try:
         counter = [0]
-        for _ in range(4):  # warm up: pools, caches, allocator arenas
+        for _ in range(2):  # warm up: pools, caches, allocator arenas
             _batch(clients, 500, counter)
         gc.collect()
         rss_before = _rss_bytes()
         threads_before = threading.active_count()
-        for _ in range(20):
+        for _ in range(4):
             _batch(clients, 500, counter)
         gc.collect()
         grown = _rss_bytes() - rss_before
-        assert counter[0] == 12_000
+        assert counter[0] == 3 * 6 * 500
         assert threading.active_count() == threads_before == threads_at_start + len(SHIM_THREADS)
-        assert grown < 16 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MiB over 10,000 calls"
+        assert grown < 16 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MiB over 6,000 calls"
     finally:
         for c in clients:
             c.close()
