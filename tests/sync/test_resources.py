@@ -51,9 +51,9 @@ def test_3000_callback_calls_keep_threads_and_memory_flat(client_options: dict[s
             _batch(clients, 500, counter)
         gc.collect()
         grown = _rss_bytes() - rss_before
-        assert counter[0] == 3 * 6 * 500
+        assert counter[0] == 3_000
         assert threading.active_count() == threads_before == threads_at_start + len(SHIM_THREADS)
-        assert grown < 16 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MiB over 6,000 calls"
+        assert grown < 16 * 2**20, f"resident memory grew by {grown / 2**20:.1f} MiB over 2,000 calls"
     finally:
         for c in clients:
             c.close()
