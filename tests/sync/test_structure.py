@@ -1,4 +1,4 @@
-"""The sync facade's files import one another in one direction (the order of docs/architecture-sync.md) and stay
+"""The sync facade's files import one another in one direction (the order of docs/architecture/sync-facade.md) and stay
 small, so that the blocking-call and callback-call paths read top to bottom."""
 
 from __future__ import annotations
