@@ -6,7 +6,7 @@ import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import anyio
 
@@ -148,6 +148,26 @@ class AsyncRepositoryClient(RepositoryBase):
             receipt.location = self._instance_url(cid, receipt.instance_id)
         return receipt
 
+    @overload
+    async def get_instance(
+        self,
+        container_id: str,
+        instance_id: str,
+        schema: Schema | str | None = None,
+        *,
+        if_none_match: None = None,
+        timeout: float | None = None,
+    ) -> Instance: ...
+    @overload
+    async def get_instance(
+        self,
+        container_id: str,
+        instance_id: str,
+        schema: Schema | str | None = None,
+        *,
+        if_none_match: int | str,
+        timeout: float | None = None,
+    ) -> Instance | None: ...
     async def get_instance(
         self,
         container_id: str,
