@@ -27,8 +27,8 @@ side does a network geo lookup, and a distinct visitor id per call):
 - **get_offers_many**: 10,000 distinct visitors, one prefetched mbox each (a decision with no impression yet),
   default concurrency: decisions/s over the call (the target row). Then the same with one *executed* mbox each
   (information): each decision also sends its visitor's display notification (one Delivery API request per
-  visitor, the cost of an HTTP request each), during the call, since the notifier lets no batch outrun it. Adobe has no batch call: its rate is
-  its sequential ``get_offers`` rate on the execute scenario.
+  visitor, the cost of an HTTP request each), during the call, since the notifier lets no batch outrun it. Adobe
+  has no batch call: its rate is its sequential ``get_offers`` rate on the execute scenario.
 - **artifact load**: ``load_artifact(bytes)`` + ``DecisionEngine(...)`` (JSON parse and compile), the first one
   in the process and the median of later ones; then a client that downloads the artifact from the MockTransport
   (ETag) and polls it 20 times: every poll is a 304 and the engine object stays the same (no recompilation).
