@@ -16,6 +16,9 @@ fixture                            what it gives
 ``target_no_backoff``              retry and polling delays off for one test
 =================================  ===============================================================================
 
+For wire tests without a server, :class:`Recorder` is an ``httpx.MockTransport`` handler that records every
+request and answers from a queue of responses, then with a function (``recorder.transport()`` wraps it).
+
 The emulator decides from the fixtures of ``create_app(fixtures=...)`` (or an ``artifact=``): override
 ``target_emulator_app`` in a ``conftest.py`` (``return emulator_app(fixtures={...})``) to give every client
 fixture your own.
@@ -56,6 +59,7 @@ __all__ = [
     "EMULATOR_CLIENT",
     "EMULATOR_EXTRA",
     "EMULATOR_ORG_ID",
+    "Recorder",
     "disable_backoff",
     "emulator_app",
     "enable_backoff",
@@ -88,6 +92,69 @@ def enable_backoff() -> None:
     from ._retry import set_backoff_enabled
 
     set_backoff_enabled(True)
+
+
+Answer = Callable[["httpx.Request"], "httpx.Response"]
+"""How a :class:`Recorder` answers a request."""
+
+
+class Recorder:
+    """An ``httpx.MockTransport`` handler for wire tests: it records every request and answers it.
+
+    The answer is the next one queued with :meth:`then` (a response, or a function of the request), else
+    ``answer(request)`` (by default ``200`` with ``{}``; assign another function at any time)::
+
+        recorder = Recorder().then(httpx.Response(503), httpx.Response(200, json={"ok": True}))
+        client = AsyncTargetClient(client="acme", organization_id="...", transport=recorder.transport())
+        ...
+        assert len(recorder.requests) == 2 and recorder.json()["context"]["channel"] == "web"
+
+    httpx is imported when a request is answered, not when this module loads.
+    """
+
+    def __init__(self, answer: Answer | None = None) -> None:
+        self.requests: list[httpx.Request] = []
+        self.answer: Answer = answer or _empty_ok
+        self.queue: list[httpx.Response | Answer] = []
+
+    def then(self, *answers: httpx.Response | Answer) -> Recorder:
+        """Queue answers for the next requests, in order (each used once); returns the recorder."""
+        self.queue.extend(answers)
+        return self
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.queue:
+            item = self.queue.pop(0)
+            return item(request) if callable(item) else item
+        return self.answer(request)
+
+    def transport(self) -> httpx.MockTransport:
+        """An ``httpx.MockTransport`` answering through this recorder (``transport=`` of either client)."""
+        import httpx
+
+        return httpx.MockTransport(self)
+
+    @property
+    def last(self) -> httpx.Request:
+        """The last request recorded."""
+        return self.requests[-1]
+
+    def json(self, index: int = -1) -> Any:
+        """The JSON body of a recorded request (the last by default)."""
+        import json
+
+        return json.loads(self.requests[index].content)
+
+    def last_json(self) -> Any:
+        """The JSON body of the last request."""
+        return self.json()
+
+
+def _empty_ok(request: httpx.Request) -> httpx.Response:
+    import httpx
+
+    return httpx.Response(200, json={})
 
 
 def _missing_extra(exc: ImportError, what: str) -> ModuleNotFoundError:

@@ -1,21 +1,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from target_async import _retry
 from target_async.delivery import AsyncTargetClient
+from target_async.testing import Answer, Recorder
 
-
-@pytest.fixture(autouse=True)
-def _no_backoff():
-    _retry.set_backoff_enabled(False)
-    yield
-    _retry.set_backoff_enabled(True)
+__all__ = ["Recorder", "ok_body"]  # Recorder: the public one, re-exported for the test modules
 
 
 def ok_body(request: httpx.Request, **extra: Any) -> dict[str, Any]:
@@ -31,28 +25,10 @@ def ok_body(request: httpx.Request, **extra: Any) -> dict[str, Any]:
     return body
 
 
-class Recorder:
-    """A MockTransport handler that records requests and answers with a programmable function."""
-
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
-        self.requests: list[httpx.Request] = []
-        self.answer = answer or (lambda r: httpx.Response(200, json=ok_body(r)))
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answer(request)
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
-
-    def last_json(self) -> dict[str, Any]:
-        return json.loads(self.last.content)  # type: ignore[no-any-return]
-
-
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def recorder_answer() -> Answer:
+    """Delivery wire tests: ``recorder`` answers with a 200 Delivery API body echoing the request."""
+    return lambda request: httpx.Response(200, json=ok_body(request))
 
 
 @pytest.fixture
@@ -62,7 +38,7 @@ async def make_client(recorder: Recorder):
     def make(**kwargs: Any) -> AsyncTargetClient:
         kwargs.setdefault("client", "acmeclient")
         kwargs.setdefault("organization_id", "1234567890@AdobeOrg")
-        kwargs.setdefault("transport", httpx.MockTransport(recorder))
+        kwargs.setdefault("transport", recorder.transport())
         client = AsyncTargetClient(**kwargs)
         clients.append(client)
         return client

@@ -147,10 +147,8 @@ async def test_retries_give_up_after_policy(make_client, recorder: Recorder):
     assert len(recorder.requests) == 4
 
 
+@pytest.mark.backoff
 async def test_retry_after_longer_than_deadline_fails_fast(make_client, recorder: Recorder):
-    from target_async import _retry
-
-    _retry.set_backoff_enabled(True)
     recorder.answer = lambda r: httpx.Response(503, headers={"Retry-After": "30"})
     started = time.monotonic()
     with pytest.raises(ServerError):

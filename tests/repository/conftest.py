@@ -3,25 +3,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from target_async import _retry
 from target_async.repository import AsyncRepositoryClient
+from target_async.testing import Recorder
 
-from .helpers import BASE, Recorder
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff():
-    _retry.set_backoff_enabled(False)
-    yield
-    _retry.set_backoff_enabled(True)
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+from .helpers import BASE
 
 
 @pytest.fixture
@@ -35,7 +22,7 @@ async def make_repo(recorder: Recorder) -> AsyncIterator[Callable[..., AsyncRepo
         kwargs.setdefault("sandbox_name", "prod")
         kwargs.setdefault("base_url", BASE)
         if "http_client" not in kwargs:
-            kwargs.setdefault("transport", httpx.MockTransport(recorder))
+            kwargs.setdefault("transport", recorder.transport())
         client = AsyncRepositoryClient(**kwargs)
         clients.append(client)
         return client

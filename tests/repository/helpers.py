@@ -1,13 +1,15 @@
-"""Test doubles for the repository client: a recording MockTransport handler and a fake paging server."""
+"""Test doubles for the repository client: a fake paging server and wire bodies (the recorder is the public
+``target_async.testing.Recorder``, re-exported here)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from target_async.testing import Recorder as Recorder  # re-exported for the test modules
 
 BASE = "https://platform.adobe.io/data/core/xcore/"
 CID = "e0bd8463-0913-4ca1-bd84-6309134ca1f6"
@@ -50,33 +52,6 @@ def envelope(instance_id: str, payload: dict[str, Any], etag: int = 1, **extra: 
     }
     body.update(extra)
     return body
-
-
-class Recorder:
-    """A MockTransport handler: records every request, answers through ``answer`` (or a queue of answers)."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.answer: Answer = lambda r: httpx.Response(200, json={})
-        self.queue: list[httpx.Response | Answer] = []
-
-    def then(self, *answers: httpx.Response | Answer) -> Recorder:
-        self.queue.extend(answers)
-        return self
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self.queue:
-            item = self.queue.pop(0)
-            return item if isinstance(item, httpx.Response) else item(request)
-        return self.answer(request)
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
-
-    def json(self, index: int = -1) -> Any:
-        return json.loads(self.requests[index].content)
 
 
 def query_pairs(request: httpx.Request) -> list[tuple[str, str]]:

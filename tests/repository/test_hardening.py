@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from target_async import APIError, PollingTimeoutError, TargetError, ValidationError, _retry
+from target_async import APIError, PollingTimeoutError, TargetError, ValidationError
 from target_async._exceptions import ResponseDecodeError
 from target_async.repository import (
     MAX_IDS,
@@ -493,12 +493,8 @@ def sleeps(monkeypatch) -> list[float]:
     return recorded
 
 
-def _with_backoff() -> None:
-    _retry.set_backoff_enabled(True)  # the conftest switches waiting off; it switches it back on afterwards
-
-
+@pytest.mark.backoff  # real delays (tests/conftest.py turns them off)
 async def test_retry_after_zero_is_raised_to_the_floor(repo, recorder: Recorder, sleeps) -> None:
-    _with_backoff()
     recorder.then(httpx.Response(202, headers={"Location": STATUS_PATH, "Retry-After": "0"}))
     recorder.then(*[httpx.Response(202, headers={"Retry-After": "0"}) for _ in range(5)])
     recorder.then(httpx.Response(200, json={"outcome": "confirmed"}))
@@ -506,9 +502,9 @@ async def test_retry_after_zero_is_raised_to_the_floor(repo, recorder: Recorder,
     assert sleeps == [POLL_MIN_INTERVAL] * 6  # before the first poll, and between polls
 
 
+@pytest.mark.backoff  # real delays (tests/conftest.py turns them off)
 async def test_retry_after_zero_cannot_flood_the_server(repo, recorder: Recorder) -> None:
     """Real time: with Retry-After: 0 on every answer, 0.5 s of polling sends a handful of polls, not thousands."""
-    _with_backoff()
     recorder.answer = lambda r: httpx.Response(202, headers={"Location": STATUS_PATH, "Retry-After": "0"})
     op = await repo.begin_delete(CID, "i1")
     started = time.monotonic()
@@ -519,10 +515,10 @@ async def test_retry_after_zero_cannot_flood_the_server(repo, recorder: Recorder
     assert 1 <= polls <= 0.5 / POLL_MIN_INTERVAL + 1
 
 
+@pytest.mark.backoff  # real delays (tests/conftest.py turns them off)
 async def test_the_deletes_own_retry_after_is_honoured_before_the_first_poll(
     repo, recorder: Recorder, monkeypatch
 ) -> None:
-    _with_backoff()
     events: list[tuple[str, Any]] = []
 
     async def fake_sleep(delay: float) -> None:
@@ -545,25 +541,25 @@ async def test_the_deletes_own_retry_after_is_honoured_before_the_first_poll(
     ]
 
 
+@pytest.mark.backoff  # real delays (tests/conftest.py turns them off)
 async def test_retry_after_on_a_202_without_location_is_honoured_before_confirming(
     repo, recorder: Recorder, sleeps
 ) -> None:
-    _with_backoff()
     recorder.then(httpx.Response(202, headers={"Retry-After": "2"}), httpx.Response(404, json={}))
     outcome = await repo.delete_instance(CID, "i1")
     assert outcome.confirmed and sleeps == [2.0]
 
 
+@pytest.mark.backoff  # real delays (tests/conftest.py turns them off)
 async def test_without_retry_after_the_first_poll_goes_out_at_once(repo, recorder: Recorder, sleeps) -> None:
-    _with_backoff()
     recorder.then(httpx.Response(202, headers={"Location": STATUS_PATH}), httpx.Response(200, json={}))
     await repo.delete_instance(CID, "i1")
     assert sleeps == []
 
 
+@pytest.mark.backoff  # real delays (tests/conftest.py turns them off)
 @pytest.mark.parametrize("value", ["86400", "1e12", "Fri, 31 Dec 2100 23:59:59 GMT"])
 async def test_absurd_retry_after_is_capped(repo, recorder: Recorder, sleeps, value: str) -> None:
-    _with_backoff()
     recorder.then(
         httpx.Response(202, headers={"Location": STATUS_PATH}),
         httpx.Response(202, headers={"Retry-After": value}),

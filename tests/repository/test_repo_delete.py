@@ -18,7 +18,6 @@ from target_async import (
     ServerError,
     UnprocessableEntityError,
     ValidationError,
-    _retry,
 )
 from target_async._exceptions import ResponseDecodeError
 from target_async.repository import DeleteOperation, _polling
@@ -170,8 +169,8 @@ async def test_404_on_status_url_is_operation_expired(repo, recorder: Recorder) 
     assert info.value.status == 404 and info.value.body == {"m": 1}
 
 
+@pytest.mark.backoff
 async def test_retry_after_is_honoured(repo, recorder: Recorder, sleeps) -> None:
-    _retry.set_backoff_enabled(True)
     recorder.then(
         httpx.Response(202, headers={"Location": STATUS_PATH}),
         httpx.Response(202, headers={"Retry-After": "2"}),
@@ -182,8 +181,8 @@ async def test_retry_after_is_honoured(repo, recorder: Recorder, sleeps) -> None
     assert sleeps == [2.0, 7.0]
 
 
+@pytest.mark.backoff
 async def test_capped_exponential_backoff_without_retry_after(repo, recorder: Recorder, sleeps) -> None:
-    _retry.set_backoff_enabled(True)
     recorder.then(
         httpx.Response(202, headers={"Location": STATUS_PATH}),
         *[httpx.Response(202) for _ in range(7)],
