@@ -92,12 +92,13 @@ def _encode(text: str) -> str:
 def build_target_cookie(session_id: str, tnt_id: str | None, *, now: float | None = None) -> TargetCookie:
     """The ``mbox`` cookie that carries ``session_id`` and, when known, the visitor's ``tnt_id``."""
     now_s = time.time() if now is None else now
-    entries = [(SESSION_ID_COOKIE, session_id, int(now_s + SESSION_ID_MAX_AGE))]
+    session_expires = int(now_s + SESSION_ID_MAX_AGE)
+    value = f"{SESSION_ID_COOKIE}#{_encode(session_id)}#{session_expires}"
+    latest = session_expires
     if tnt_id:
-        entries.append((DEVICE_ID_COOKIE, tnt_id, int(now_s + DEVICE_ID_MAX_AGE)))
-    latest = max(expires for _, _, expires in entries)
+        latest = int(now_s + DEVICE_ID_MAX_AGE)  # always later than the session's
+        value = f"{value}|{DEVICE_ID_COOKIE}#{_encode(tnt_id)}#{latest}"
     max_age = math.ceil(abs(latest * 1000 - now_s * 1000) / 1000)
-    value = "|".join(f"{name}#{_encode(val)}#{expires}" for name, val, expires in entries)
     return TargetCookie(TARGET_COOKIE, value, max_age)
 
 
