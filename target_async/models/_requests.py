@@ -20,11 +20,7 @@ from ._context import (
     VisitorId,
     _extras,
 )
-from ._delivery_enums import (
-    DecisioningMethod,
-    ExecutionMode,
-    MetricType,
-)
+from ._delivery_enums import DecisioningMethod, ExecutionMode, MetricType
 
 # --- execute, prefetch and notifications --------------------------------------------------------------------
 

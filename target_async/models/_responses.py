@@ -6,16 +6,8 @@ from typing import Any
 
 import attrs
 
-from ._context import (
-    ResponseTokens,
-    TraceResponse,
-    VisitorId,
-    _extras,
-)
-from ._delivery_enums import (
-    MetricType,
-    OptionType,
-)
+from ._context import ResponseTokens, TraceResponse, VisitorId, _extras
+from ._delivery_enums import MetricType, OptionType
 
 # --- response -----------------------------------------------------------------------------------------------
 
