@@ -54,8 +54,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ._faults import FaultState
+from ._filter import _MISSING, parse_filter
 from ._jsonpatch import PatchApplyError, PatchFormatError, apply_patch, json_equal, validate_patch
-from ._query import _MISSING, PageOut, _strings, parse_filter, parse_list_query, serve_page
+from ._query import PageOut, parse_list_query, serve_page
 from ._schemas import (
     CONTAINER_SCHEMA,
     RESULTS_SCHEMA,
@@ -66,6 +67,7 @@ from ._schemas import (
     resolve_schema,
     unversioned,
 )
+from ._search import _strings
 from ._store import InstanceRow, OperationRow, Store
 from ._wire import ApiError, parse_json, parse_media_type, read_body
 
