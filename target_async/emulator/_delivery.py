@@ -39,9 +39,7 @@ import random
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ._decide import (
@@ -55,6 +53,8 @@ from ._decide import (
     response_tokens,
     stable_int,
 )
+from ._delivery_call import _Call, _identified, _options, _with_indices
+from ._notification_log import NotificationLog
 from ._parse import BadRequest, Detail, ParsedRequest, client_from_host, parse
 from ._rules import GeoTable, Rules, decide
 
@@ -64,70 +64,6 @@ EDGE_HOST = "localhost"
 """The ``edgeHost`` the emulator answers: no four dot-separated labels, so clients derive no edge cluster."""
 
 _log = logging.getLogger(__name__)
-
-
-class NotificationLog:
-    """The notifications the Delivery endpoint received, oldest first; bounded by count (``limit``) and by size
-    (``max_bytes`` of JSON): the oldest are dropped first."""
-
-    def __init__(self, limit: int = 10_000, max_bytes: int = 16 * 1024 * 1024) -> None:
-        self._lock = threading.Lock()
-        self._entries: deque[tuple[int, dict[str, Any]]] = deque()
-        self._limit = limit
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._total = 0
-
-    def record(self, entries: list[dict[str, Any]]) -> None:
-        sized = [(len(json.dumps(e, separators=(",", ":"), default=str)), e) for e in entries]
-        with self._lock:
-            for size, entry in sized:
-                self._entries.append((size, entry))
-                self._bytes += size
-                self._total += 1
-            while self._entries and (len(self._entries) > self._limit or self._bytes > self._max_bytes):
-                self._bytes -= self._entries.popleft()[0]
-
-    def snapshot(self) -> dict[str, Any]:
-        """``{"notifications": [...], "total": <received since the last clear>, "dropped": <no longer kept>}``."""
-        with self._lock:
-            entries = [e for _, e in self._entries]
-            total = self._total
-        return {"notifications": entries, "total": total, "dropped": total - len(entries)}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-            self._total = 0
-
-
-def _identified(ids: Mapping[str, Any]) -> bool:
-    """Whether the engine has a visitor id to allocate with (else the emulator gives a tntId first)."""
-    if any(isinstance(ids.get(k), str) and ids[k] for k in ("tntId", "marketingCloudVisitorId", "thirdPartyId")):
-        return True
-    for customer in ids.get("customerIds") or ():
-        if isinstance(customer, dict) and customer.get("id") and customer.get("authenticatedState") == "authenticated":
-            return True
-    return False
-
-
-def _options(located: Mapping[str, Any]) -> list[dict[str, Any]]:
-    options = located.get("options")
-    return [o for o in options if isinstance(o, dict)] if isinstance(options, list) else []
-
-
-@dataclass
-class _Call:
-    """Per-request state while building a response."""
-
-    request: ParsedRequest
-    tnt_id: str  # the response's id.tntId
-    visitor: str
-    session_id: str
-    client: str
-    host: str
-    decider: RepositoryDecider | None
 
 
 class DeliveryEngine:
@@ -423,13 +359,3 @@ class DeliveryEngine:
             "request": {"sessionId": call.session_id, "host": call.host, "mbox": details},
             "campaigns": [campaign],
         }
-
-
-def _with_indices(body: dict[str, Any], request: ParsedRequest) -> None:
-    """Give every requested mbox its ``index`` (its position when it has none), in copies of the sections."""
-    for mode, details in (("execute", request.execute_mboxes), ("prefetch", request.prefetch_mboxes)):
-        if not details:
-            continue
-        section = dict(body[mode])
-        section["mboxes"] = [{**raw, "index": d.index} for raw, d in zip(section["mboxes"], details, strict=True)]
-        body[mode] = section
