@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
+from .._exceptions import ClientClosedError
+from .._retry import RetryPolicy
 from ..models.repository import Instance
 from ..repository import AsyncPaginator, AsyncRepositoryClient, DeleteOperation, ResponseSnapshot
 from ._base import SyncClient
@@ -89,6 +92,8 @@ class RepositoryClient(SyncClient, SyncProxy[AsyncRepositoryClient]):
     Close it with :meth:`close` or use it as a context manager.
     """
 
+    _is_copy = False  # with_options copies own nothing
+
     def __init__(self, *, access_token: Any, **options: Any) -> None:
         token = offload_sync_callable(access_token)
         strategy = ExecutionStrategy(
@@ -111,6 +116,49 @@ class RepositoryClient(SyncClient, SyncProxy[AsyncRepositoryClient]):
     begin_delete = blocking(AsyncRepositoryClient.begin_delete, wrap=SyncDeleteOperation)
     resume_delete = wrapping(AsyncRepositoryClient.resume_delete, SyncDeleteOperation)
     delete_instance = blocking(AsyncRepositoryClient.delete_instance)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retries: RetryPolicy | int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RepositoryClient:
+        """A copy of this client with another ``timeout`` (seconds), ``retries`` or extra ``headers`` (added to
+        ``default_headers``), as ``AsyncRepositoryClient.with_options``.
+
+        The copy shares this client's event-loop thread and connection pool. The original owns them: closing
+        the copy only retires the copy; closing the original closes them, and the copy refuses calls from then
+        on. ``None`` keeps the current value.
+
+        Raises:
+            ConfigurationError: an invalid ``timeout``, ``retries`` or header.
+            ClientClosedError: this client (or the one it was copied from) is closed.
+        """
+        if self.closed:
+            raise ClientClosedError("this RepositoryClient is closed")
+        target = self._target.with_options(timeout=timeout, retries=retries, headers=headers)
+        copy = RepositoryClient.__new__(RepositoryClient)
+        SyncProxy.__init__(copy, target, self._strategy)
+        copy._is_copy = True
+        return copy
+
+    def close(self, *, cancel_pending: bool = False, timeout: float | None = None) -> None:
+        """Close the client; idempotent (see :meth:`SyncClient.close`). On a :meth:`with_options` copy: retire the
+        copy only (the original owns the thread and the pool)."""
+        if not self._is_copy:
+            super().close(cancel_pending=cancel_pending, timeout=timeout)
+        elif not self._target.closed and not self._strategy.closed:
+            self._strategy.run(lambda copy: self._target.aclose(), what="RepositoryClient.close()", on_loop_thread=True)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called (on a copy: on it or on the original)."""
+        return self._strategy.closed or (self._is_copy and self._target.closed)
+
+    def __del__(self) -> None:
+        if not self._is_copy:  # a copy owns nothing: nothing to close, nothing to warn about
+            super().__del__()
 
     @property
     def with_raw_response(self) -> SyncRawResponses:
