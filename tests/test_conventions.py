@@ -231,28 +231,22 @@ async def test_with_options_shares_the_pool_and_the_routing(api) -> None:
 
 async def test_with_options_retries_and_headers_on_the_repository(api) -> None:
     state, url = api
-    async with repository(url, retries=2, default_headers={"X-A": "1"}) as repo:
-        from target_async import _retry
-
-        _retry.set_backoff_enabled(False)
-        try:
-            state.statuses = [503, 503, 503]
-            no_retry = repo.with_options(retries=0, headers={"X-B": "2"})
-            with pytest.raises(ServerError):
-                await no_retry.list_containers()
-            assert len(state.seen) == 1
-            headers = dict(state.seen[0].headers)
-            assert headers["x-a"] == "1" and headers["x-b"] == "2"
-            state.statuses.clear()
-            await no_retry.with_options(headers={"x-a": "3"}).list_containers()  # replaces the default, once
-            assert [v for k, v in state.seen[1].headers if k == "x-a"] == ["3"]
-            assert dict(state.seen[1].headers)["x-b"] == "2"
-            del state.seen[1]
-            state.statuses = [503, 503]
-            assert await repo.list_containers() == []  # the original still retries twice
-            assert len(state.seen) == 4
-        finally:
-            _retry.set_backoff_enabled(True)
+    async with repository(url, retries=2, default_headers={"X-A": "1"}) as repo:  # no backoff: tests/conftest.py
+        state.statuses = [503, 503, 503]
+        no_retry = repo.with_options(retries=0, headers={"X-B": "2"})
+        with pytest.raises(ServerError):
+            await no_retry.list_containers()
+        assert len(state.seen) == 1
+        headers = dict(state.seen[0].headers)
+        assert headers["x-a"] == "1" and headers["x-b"] == "2"
+        state.statuses.clear()
+        await no_retry.with_options(headers={"x-a": "3"}).list_containers()  # replaces the default, once
+        assert [v for k, v in state.seen[1].headers if k == "x-a"] == ["3"]
+        assert dict(state.seen[1].headers)["x-b"] == "2"
+        del state.seen[1]
+        state.statuses = [503, 503]
+        assert await repo.list_containers() == []  # the original still retries twice
+        assert len(state.seen) == 4
 
 
 async def test_a_copy_used_first_opens_the_original() -> None:

@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
 
-from target_async import AsyncRepositoryClient, AsyncTargetClient, NotFoundError, _retry
+from target_async import AsyncRepositoryClient, AsyncTargetClient, NotFoundError
 from target_async.emulator import create_app
 from target_async.repository import Schema, Tag
 from target_async.testing import EMULATOR_CLIENT, EMULATOR_ORG_ID, serve
@@ -91,13 +91,6 @@ class Recording:
                 b"".join(answer),
             )
         )
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff() -> Iterator[None]:
-    _retry.set_backoff_enabled(False)
-    yield
-    _retry.set_backoff_enabled(True)
 
 
 @pytest.fixture

@@ -39,7 +39,6 @@ from target_async import (
     UsageError,
     ValidationError,
     _exceptions,
-    _retry,
 )
 from target_async._aiohttp import AiohttpTransport
 from target_async._answer import Answer, BodyReader, BodyTooLarge
@@ -48,13 +47,6 @@ from target_async._http import HTTPCore, decode_answer
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 DELIVERY_OK = {"status": 200, "requestId": "r", "client": "c", "id": {"tntId": "t1"}}
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff() -> Any:
-    _retry.set_backoff_enabled(False)
-    yield
-    _retry.set_backoff_enabled(True)
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, dict[str, str], bytes]:

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from target_async import AsyncTargetClient, RequestTimeoutError, TargetClient, _otel, _retry
+from target_async import AsyncTargetClient, RequestTimeoutError, TargetClient, _otel
 from target_async.emulator import create_app
 from target_async.models import (
     ChannelType,
@@ -56,13 +56,6 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, InMemorySpanEx
     monkeypatch.setattr(_otel, "_tracer", provider.get_tracer("target_async"))
     yield tracer, exporter
     provider.shutdown()
-
-
-@pytest.fixture
-def no_backoff() -> Iterator[None]:
-    _retry.set_backoff_enabled(False)
-    yield
-    _retry.set_backoff_enabled(True)
 
 
 @pytest.fixture
@@ -157,7 +150,7 @@ async def test_send_notifications_is_named_for_what_it_does(spans, ondevice) -> 
     assert [s.name for s in children(exporter, call)] == ["POST"]
 
 
-async def test_each_retry_is_a_client_span_with_its_resend_count(spans, no_backoff) -> None:
+async def test_each_retry_is_a_client_span_with_its_resend_count(spans) -> None:
     _tracer, exporter = spans
     answers = iter([429, 503])  # a POST is retried after these (with a Retry-After for the 503)
 
@@ -365,7 +358,7 @@ async def test_a_repository_call_is_a_client_span_without_credentials(spans, emu
     assert "secret" not in all_values(exporter)
 
 
-async def test_a_delete_with_polling_counts_its_polls(spans, emulator, no_backoff) -> None:
+async def test_a_delete_with_polling_counts_its_polls(spans, emulator) -> None:
     tracer, exporter = spans
     async with repository(emulator) as repo:
         [container] = await repo.list_containers(["dma_offers"])
@@ -390,7 +383,7 @@ async def test_a_delete_with_polling_counts_its_polls(spans, emulator, no_backof
     assert "secret" not in all_values(exporter)
 
 
-async def test_a_delete_that_times_out_says_so(spans, no_backoff) -> None:
+async def test_a_delete_that_times_out_says_so(spans) -> None:
     _tracer, exporter = spans
     with serve(create_app(delete_mode="async", delete_pending_polls=10**6)) as url:
         async with repository(url) as repo:

@@ -1,6 +1,7 @@
 """AsyncTargetClient end to end against the emulator, over real HTTP on loopback (uvicorn).
 
-Each behaviour here also has a wire test with httpx.MockTransport (test_wire.py / test_resilience.py).
+Each behaviour here also has a wire test with httpx.MockTransport (test_wire.py / test_resilience.py). Every
+test runs on asyncio and on trio (anyio's pytest plugin).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sniffio
 
 from target_async import (
     ChannelType,
@@ -24,10 +26,13 @@ from target_async import (
     ServerError,
     VisitorId,
 )
+from target_async._exchange import HttpxExchange
 from target_async.delivery import AsyncTargetClient
 from target_async.emulator import create_app
 from target_async.models import AnalyticsRequest, ExperienceCloud, LoggingType, Trace
 from target_async.testing import EMULATOR_ORG_ID, serve
+
+pytestmark = pytest.mark.anyio
 
 FIXTURES = {
     "mboxes": {
@@ -44,26 +49,43 @@ FIXTURES = {
 }
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
+def target_emulator_url() -> Iterator[str]:
+    """The plugin's loopback emulator, with this module's fixtures, served once for the module."""
     with serve(create_app(fixtures=FIXTURES, seed=3)) as url:
         yield url
 
 
 @pytest.fixture
-async def target(emulator: str):
-    async with AsyncTargetClient(
-        client="emulator", organization_id=EMULATOR_ORG_ID, server_domain=emulator.removeprefix("http://"), secure=False
-    ) as client:
-        yield client
+def target(target_loopback_client: AsyncTargetClient) -> AsyncTargetClient:
+    """The plugin's client over real HTTP to that emulator (closed by the plugin in the test's event loop)."""
+    return target_loopback_client
+
+
+class Faults:
+    """The emulator's fault admin, synchronous (the server runs in its own thread), so it works on any backend."""
+
+    def __init__(self, admin: httpx.Client) -> None:
+        self._admin = admin
+
+    def add(self, **faults: object) -> None:
+        self._admin.post("/_emulator/faults", json=faults).raise_for_status()
+
+    def bursts(self) -> object:
+        return self._admin.get("/_emulator/faults").json()["bursts"]
 
 
 @pytest.fixture
-async def faults(emulator: str):
-    async with httpx.AsyncClient(base_url=emulator) as admin:
-        await admin.delete("/_emulator/faults")
-        yield admin
-        await admin.delete("/_emulator/faults")
+def faults(target_emulator_url: str) -> Iterator[Faults]:
+    with httpx.Client(base_url=target_emulator_url) as admin:
+        admin.delete("/_emulator/faults")
+        yield Faults(admin)
+        admin.delete("/_emulator/faults")
 
 
 def hero(*names: str, prefetch: bool = False) -> DeliveryRequest:
@@ -71,6 +93,17 @@ def hero(*names: str, prefetch: bool = False) -> DeliveryRequest:
     if prefetch:
         return DeliveryRequest(context=Context(channel=ChannelType.WEB), prefetch=PrefetchRequest(mboxes=mboxes))
     return DeliveryRequest(context=Context(channel=ChannelType.WEB), execute=ExecuteRequest(mboxes=mboxes))
+
+
+async def test_the_http_core_picks_the_exchange_of_the_running_library(target: AsyncTargetClient, anyio_backend):
+    assert sniffio.current_async_library() == anyio_backend
+    result = await target.get_offers(request=hero())
+    assert result.response.status == 200
+    exchange = target._http.exchange
+    if anyio_backend == "trio":
+        assert type(exchange) is HttpxExchange  # httpx (its anyio backend): aiohttp runs on asyncio only
+    else:
+        assert type(exchange).__name__ == "AiohttpExchange"  # the default pool on asyncio
 
 
 async def test_decision_cookies_and_session(target: AsyncTargetClient):
@@ -149,41 +182,37 @@ async def test_analytics_and_trace_flattened(target: AsyncTargetClient):
     assert result.trace is not None and len(result.trace) == 2
 
 
-async def test_retry_after_503_burst_is_retried(
-    target: AsyncTargetClient, faults: httpx.AsyncClient, target_no_backoff
-):
-    await faults.post(
-        "/_emulator/faults", json={"bursts": [{"route": "delivery", "status": 503, "count": 1, "retryAfter": 0}]}
-    )
+async def test_retry_after_503_burst_is_retried(target: AsyncTargetClient, faults: Faults, target_no_backoff):
+    faults.add(bursts=[{"route": "delivery", "status": 503, "count": 1, "retryAfter": 0}])
     result = await target.get_offers(request=hero())
     assert result.response.status == 200
-    assert (await faults.get("/_emulator/faults")).json()["bursts"] == []
+    assert faults.bursts() == []
 
 
-async def test_502_for_execute_is_not_retried(target: AsyncTargetClient, faults: httpx.AsyncClient):
-    await faults.post("/_emulator/faults", json={"bursts": [{"route": "delivery", "status": 502, "count": 1}]})
+async def test_502_for_execute_is_not_retried(target: AsyncTargetClient, faults: Faults):
+    faults.add(bursts=[{"route": "delivery", "status": 502, "count": 1}])
     with pytest.raises(ServerError) as info:
         await target.get_offers(request=hero())
     assert info.value.status == 502 and info.value.body["status"] == 502
 
 
 async def test_dropped_connection_prefetch_retried_execute_not(
-    target: AsyncTargetClient, faults: httpx.AsyncClient, target_no_backoff
+    target: AsyncTargetClient, faults: Faults, target_no_backoff
 ):
-    await faults.post("/_emulator/faults", json={"drops": [{"route": "delivery", "count": 1}]})
+    faults.add(drops=[{"route": "delivery", "count": 1}])
     result = await target.get_offers(request=hero(prefetch=True))
     assert result.response.status == 200
-    await faults.post("/_emulator/faults", json={"drops": [{"route": "delivery", "count": 1}]})
+    faults.add(drops=[{"route": "delivery", "count": 1}])
     with pytest.raises(ConnectError):
         await target.get_offers(request=hero())
 
 
-async def test_timeout_enforced_against_slow_server(emulator: str, faults: httpx.AsyncClient):
-    await faults.post("/_emulator/faults", json={"latency": [{"route": "delivery", "seconds": 2, "count": 1}]})
+async def test_timeout_enforced_against_slow_server(target_emulator_url: str, faults: Faults):
+    faults.add(latency=[{"route": "delivery", "seconds": 2, "count": 1}])
     async with AsyncTargetClient(
         client="emulator",
         organization_id=EMULATOR_ORG_ID,
-        server_domain=emulator.removeprefix("http://"),
+        server_domain=target_emulator_url.removeprefix("http://"),
         secure=False,
         timeout=0.3,
     ) as client:

@@ -18,7 +18,7 @@ from target_async.sync import TargetClient
 from target_async.sync._callback_thread import CALLBACK_THREAD_NAME
 from target_async.sync._lanes import RESOLVER_THREAD_PREFIX
 from target_async.sync._loop_thread import LOOP_THREAD_NAME
-from target_async.testing import disable_backoff, enable_backoff, free_port
+from target_async.testing import free_port
 
 HERE = Path(__file__).parent
 SHIM_THREADS = (LOOP_THREAD_NAME, CALLBACK_THREAD_NAME)
@@ -112,10 +112,8 @@ def wait_for_no_shim_threads(timeout: float = 5.0) -> list[threading.Thread]:
 
 @pytest.fixture(autouse=True)
 def _shim_threads_stop() -> Iterator[None]:
-    """Every test closes what it opens: afterwards no shim thread is left."""
-    disable_backoff()
+    """Every test closes what it opens: afterwards no shim thread is left (no backoff: tests/conftest.py)."""
     yield
-    enable_backoff()
     left = wait_for_no_shim_threads()
     assert not left, f"threads left running after the test: {left}"
 
