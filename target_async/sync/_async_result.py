@@ -7,6 +7,7 @@ import contextvars
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -22,7 +23,15 @@ T = TypeVar("T")
 _log = logging.getLogger("target_async")
 
 
-class AsyncResultTimeout(TargetError, multiprocessing.TimeoutError, TimeoutError):
+if sys.version_info >= (3, 11):
+    _Timeout = TimeoutError  # concurrent.futures.TimeoutError is the builtin since 3.11
+else:
+
+    class _Timeout(TimeoutError, cf.TimeoutError):
+        """The builtin ``TimeoutError`` and, on 3.10, the distinct ``concurrent.futures.TimeoutError``."""
+
+
+class AsyncResultTimeout(TargetError, multiprocessing.TimeoutError, _Timeout):
     """``AsyncResult.get(timeout)`` ran out of time; the call itself goes on (``cancel()`` stops it).
 
     It is a ``multiprocessing.TimeoutError`` (what code written for Adobe's SDK catches), the builtin
