@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -26,41 +25,31 @@ from target_async.repository import (
     Schema,
     Tag,
 )
-from target_async.testing import serve
+from target_async.testing import EMULATOR_ORG_ID
 
-pytestmark = pytest.mark.emulator
+pytestmark = [pytest.mark.emulator, pytest.mark.anyio]  # every test on asyncio and on trio
 
 
-@pytest.fixture
-def serve_emulator() -> Iterator[Callable[..., str]]:
-    from contextlib import ExitStack
-
-    with ExitStack() as stack:
-
-        def start(**settings: Any) -> str:
-            return stack.enter_context(serve(create_app(**settings)))
-
-        yield start
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[[str], AsyncRepositoryClient]]:
-    clients: list[AsyncRepositoryClient] = []
+def target_emulator_app(request: pytest.FixtureRequest) -> Any:
+    """The plugin's emulator, with the settings a test gives (``parametrize(..., indirect=True)``)."""
+    return create_app(**getattr(request, "param", {}))
 
-    def make(url: str) -> AsyncRepositoryClient:
-        client = AsyncRepositoryClient(
-            access_token=lambda: "e2e-token",
-            api_key="e2e-key",
-            org_id="E2E0000@AdobeOrg",
-            sandbox_name="prod",
-            base_url=f"{url}/data/core/xcore/",
-        )
-        clients.append(client)
-        return client
 
-    yield make
-    for client in clients:
-        await client.aclose()
+def _client(url: str) -> AsyncRepositoryClient:
+    """Another client of the loopback emulator (the organization of the plugin's), with a token callable."""
+    return AsyncRepositoryClient(
+        access_token=lambda: "e2e-token",
+        api_key="e2e-key",
+        org_id=EMULATOR_ORG_ID,  # the plugin's clients' organization: the emulator keeps one state per org
+        sandbox_name="prod",
+        base_url=f"{url}/data/core/xcore/",
+    )
 
 
 async def _setup(repo: AsyncRepositoryClient) -> tuple[str, str, str]:
@@ -88,8 +77,8 @@ def _offer(name: str, placement_id: str, status: str = "draft", tags: list[str] 
     )
 
 
-async def test_create_read_304_put_409_patch(serve_emulator, connect) -> None:
-    repo = connect(serve_emulator())
+async def test_create_read_304_put_409_patch(repository_loopback_client: AsyncRepositoryClient) -> None:
+    repo = repository_loopback_client
     cid, placement_id, tag_id = await _setup(repo)
     receipt = await repo.create_instance(cid, Schema.PERSONALIZED_OFFER, _offer("Gold card", placement_id))
     assert receipt.id is not None and receipt.id.startswith("xcore:personalized-offer:")
@@ -144,8 +133,8 @@ async def test_create_read_304_put_409_patch(serve_emulator, connect) -> None:
     assert final.etag == 4
 
 
-async def test_list_with_ties_filters_ids_and_search(serve_emulator, connect) -> None:
-    repo = connect(serve_emulator())
+async def test_list_with_ties_filters_ids_and_search(repository_loopback_client: AsyncRepositoryClient) -> None:
+    repo = repository_loopback_client
     cid, placement_id, tag_id = await _setup(repo)
     statuses = ["draft", "approved", "archived", "approved", "draft", "approved", "approved"]
     receipts = []
@@ -193,16 +182,20 @@ async def test_list_with_ties_filters_ids_and_search(serve_emulator, connect) ->
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "target_emulator_app",
     [
         {"delete_mode": "async", "delete_pending_polls": 2},
         {"delete_mode": "no-location", "delete_pending_polls": 2},
         {"delete_mode": "immediate"},
     ],
     ids=["async-202-location", "202-no-location", "immediate"],
+    indirect=True,
 )
-async def test_delete_confirmed_and_rejected(serve_emulator, connect, settings) -> None:
-    repo = connect(serve_emulator(**settings))
+async def test_delete_confirmed_and_rejected(
+    repository_loopback_client: AsyncRepositoryClient, request: pytest.FixtureRequest
+) -> None:
+    settings = request.node.callspec.params["target_emulator_app"]
+    repo = repository_loopback_client
     cid, placement_id, tag_id = await _setup(repo)
     offer = await repo.create_instance(cid, Schema.PERSONALIZED_OFFER, _offer("Tagged", placement_id, tags=[tag_id]))
 
@@ -224,17 +217,22 @@ async def test_delete_confirmed_and_rejected(serve_emulator, connect, settings) 
     assert (await repo.delete_instance(cid, tag_id_instance)).confirmed
 
 
-async def test_polling_timeout_and_resume_against_the_emulator(serve_emulator, connect) -> None:
-    url = serve_emulator(delete_mode="async", delete_pending_polls=3)
-    repo = connect(url)
+@pytest.mark.parametrize(
+    "target_emulator_app", [{"delete_mode": "async", "delete_pending_polls": 3}], ids=["async-3-polls"], indirect=True
+)
+async def test_polling_timeout_and_resume_against_the_emulator(
+    repository_loopback_client: AsyncRepositoryClient, target_emulator_url: str
+) -> None:
+    repo = repository_loopback_client
     cid, _, tag_id = await _setup(repo)
     iid = await _instance_id_of(repo, cid, Schema.TAG, tag_id)
     op = await repo.begin_delete(cid, iid)
     assert await op.poll_once() == "pending"
     token = op.continuation_token()
-    assert "e2e-token" not in token
-    resumed = connect(url).resume_delete(token)
-    assert (await resumed.result(timeout=10)).confirmed
+    assert "emulator-token" not in token
+    async with _client(target_emulator_url) as other:  # another client (a token callable) resumes it
+        resumed = other.resume_delete(token)
+        assert (await resumed.result(timeout=10)).confirmed
     with pytest.raises(ValidationError):
         await repo.get_instance(cid, "")
 
