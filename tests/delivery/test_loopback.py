@@ -1,9 +1,11 @@
-"""AsyncTargetClient over real HTTP on loopback (uvicorn + a small Starlette stub of the Delivery API)."""
+"""AsyncTargetClient over real HTTP on loopback (uvicorn + a small Starlette stub of the Delivery API), on asyncio and
+on trio (anyio's pytest plugin)."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
+import sniffio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -14,7 +16,14 @@ from target_async.delivery import AsyncTargetClient
 from target_async.models import ChannelType, Context, DeliveryRequest, ExecuteRequest, MboxRequest
 from target_async.testing import serve
 
+pytestmark = pytest.mark.anyio
+
 seen: list[dict] = []
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 async def delivery(request: Request) -> JSONResponse:
@@ -59,6 +68,7 @@ def request_for(name: str) -> DeliveryRequest:
 
 
 async def test_get_offers_over_loopback(base_url: str):
+    seen.clear()
     async with AsyncTargetClient(
         client="acmeclient",
         organization_id="o@AdobeOrg",
@@ -86,26 +96,16 @@ async def test_timeout_over_loopback(base_url: str):
             await client.get_offers(request=request_for("slow"))
 
 
-def test_trio_backend_uses_portable_transport(base_url: str):
-    import sniffio
-    import trio
-
-    async def main() -> tuple[int | None, str]:
-        assert sniffio.current_async_library() == "trio"
-        async with AsyncTargetClient(
-            client="c", organization_id="o", server_domain=base_url.removeprefix("http://"), secure=False
-        ) as client:
-            result = await client.get_offers(request=request_for("trio"))
-            return result.response.status, type(client._http.exchange.transport).__name__  # type: ignore[attr-defined]
-
-    status, transport = trio.run(main)
-    assert status == 200
-    assert transport == "AsyncHTTPTransport"
-
-
-async def test_asyncio_default_transport_is_aiohttp(base_url: str):
+async def test_the_exchange_is_aiohttp_on_asyncio_and_httpx_on_trio(base_url: str, anyio_backend: str):
+    assert sniffio.current_async_library() == anyio_backend
     async with AsyncTargetClient(
         client="c", organization_id="o", server_domain=base_url.removeprefix("http://"), secure=False
     ) as client:
-        await client.get_offers(request=request_for("x"))
-        assert type(client._http.exchange).__name__ == "AiohttpExchange"
+        result = await client.get_offers(request=request_for(anyio_backend))
+        exchange = client._http.exchange
+        transport = getattr(exchange, "transport", None)  # while open (closing lets go of it)
+    assert result.response.status == 200
+    if anyio_backend == "trio":  # aiohttp runs on asyncio only: httpx's portable transport
+        assert type(exchange).__name__ == "HttpxExchange" and type(transport).__name__ == "AsyncHTTPTransport"
+    else:
+        assert type(exchange).__name__ == "AiohttpExchange"
