@@ -39,7 +39,6 @@ from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
-import attrs
 
 from .. import _otel, _retry
 from .._exceptions import (
@@ -52,13 +51,12 @@ from .._exceptions import (
     TransportError,
     ValidationError,
 )
-from .._http import Answer, decode_body
+from .._http import Answer
 from .._ids import request_id as new_request_id
 from .._retry import RetryPolicy, parse_retry_after
-from .._serde import structure, wire_names
-from ..models.repository import DeleteOutcome, Receipt
-from ._envelopes import link_inside, read_json_object, unreadable
+from ..models.repository import DeleteOutcome
 from ._links import escape_reason
+from ._outcomes import ResponseSnapshot, decided_outcome, outcome_of, status_location
 from ._params import require_id
 
 if TYPE_CHECKING:
@@ -94,51 +92,9 @@ POLL_MAX_RETRY_AFTER = 60.0
 Status = Literal["pending", "confirmed", "rejected"]
 _Mode = Literal["status", "confirm", "done"]
 _TRANSIENT_5XX = (502, 503, 504)
-_RECEIPT_KEYS = frozenset(wire_names(Receipt).values())
-_OUTCOME_KEYS = frozenset({"outcome", "referencedBy", "reason"})
 _TOKEN_VERSION = 1
 
 _sleep = anyio.sleep  # tests replace this to observe the delays
-
-
-@attrs.frozen
-class ResponseSnapshot:
-    """What the operation keeps of the last response: status, response headers and decoded body."""
-
-    status_code: int
-    headers: dict[str, str]
-    body: Any
-
-    @classmethod
-    def of(cls, response: Answer) -> ResponseSnapshot:
-        """The snapshot of ``response`` (its body decoded as JSON, else kept as text)."""
-        return cls(response.status_code, dict(response.headers), decode_body(response))
-
-
-def decided_outcome(
-    response: Answer, instance_id: str, *, request_id: str | None, what: str
-) -> tuple[DeleteOutcome, ResponseSnapshot]:
-    """The outcome of a decided answer (``200``/``204``): an empty body or a JSON object, else an error.
-
-    Raises:
-        ResponseDecodeError: the body is not empty and not a readable outcome or receipt.
-    """
-    body = read_json_object(response, what=what, request_id=request_id)
-    try:
-        outcome = outcome_of(body, instance_id)
-    except ValidationError as exc:
-        raise unreadable(response, exc.message, what=what, request_id=request_id) from exc
-    return outcome, ResponseSnapshot(response.status_code, dict(response.headers), body)
-
-
-def status_location(
-    response: Answer, base: str, *, request_id: str | None, what: str, done: str | None = None
-) -> str | None:
-    """The absolute status URL of a ``202``'s ``Location`` (None without one), checked to stay in the repository."""
-    location = response.headers.get("location")
-    if not location or not location.strip():
-        return None
-    return link_inside(location, response, base, what=what, request_id=request_id, done=done)
 
 
 def poll_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
@@ -153,32 +109,6 @@ def poll_delay(attempt: int, headers: Mapping[str, str] | None) -> float:
     asked = parse_retry_after(headers) if headers else None
     delay = (POLL_DELAYS.delay(attempt) or 0.0) if asked is None else min(asked, POLL_MAX_RETRY_AFTER)
     return max(delay, POLL_MIN_INTERVAL)
-
-
-def outcome_of(body: Any, instance_id: str) -> DeleteOutcome:
-    """The :class:`DeleteOutcome` of a decided delete's body (a receipt or an outcome document).
-
-    Rejected when ``outcome`` is ``"rejected"`` or ``referencedBy`` is non-empty; confirmed otherwise
-    (a bare receipt, an empty body, ``"confirmed"``).
-    """
-    if not isinstance(body, Mapping):
-        return DeleteOutcome(status="confirmed", instance_id=instance_id)
-    refs = body.get("referencedBy")
-    referenced = [dict(r) for r in refs if isinstance(r, Mapping)] if isinstance(refs, list) else []
-    rejected = str(body.get("outcome", "")).lower() == "rejected" or bool(referenced)
-    receipt_data = {k: v for k, v in body.items() if k in _RECEIPT_KEYS}
-    receipt_data.setdefault("instanceId", instance_id)
-    receipt = structure(receipt_data, Receipt, what="delete outcome")
-    reason = body.get("reason")
-    return DeleteOutcome(
-        status="rejected" if rejected else "confirmed",
-        instance_id=receipt.instance_id,
-        id=receipt.id,
-        referenced_by=referenced,
-        reason=reason if isinstance(reason, str) else None,
-        receipt=receipt,
-        extras={k: v for k, v in body.items() if k not in _RECEIPT_KEYS and k not in _OUTCOME_KEYS},
-    )
 
 
 class StatusSource(Protocol):
