@@ -129,7 +129,7 @@ def test_the_converter_knows_no_model(path: Path) -> None:
 # Everything else goes through the core.
 _HTTPX_USERS = {
     "target_async._aiohttp",
-    "target_async._artifact_cli",
+    "target_async._artifact_load",  # the artifact CLI fetching a URL
     "target_async._demo",
     "target_async._client_base",
     "target_async._env",  # trust_env: proxies as httpx.Proxy, a transport choosing one per request
