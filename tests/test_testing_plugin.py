@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from target_async import ChannelType, Context, DeliveryRequest, ExecuteRequest, MboxRequest, Schema, Tag
 
 pytest_plugins: list[str] = []  # the plugin is loaded through its pytest11 entry point
@@ -36,6 +38,7 @@ async def test_loopback_repository_client(repository_loopback_client):
     assert containers and set(containers[0].product_contexts or []) == {"dma_offers", "acp"}
 
 
+@pytest.mark.backoff  # the suite turns delays off for every test (tests/conftest.py): here the fixture does
 def test_no_backoff_fixture(target_no_backoff):
     from target_async import _retry
 
