@@ -21,7 +21,7 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
-from target_async import _demo
+from target_async import _demo, _demo_ondevice
 from target_async._cli import main
 from target_async.delivery import _artifacts
 from target_async.emulator import create_app
@@ -285,16 +285,16 @@ def test_demo_refuses_a_count_below_one(flag: str, capsys: pytest.CaptureFixture
 def test_demo_reports_visitors_whose_experiences_differ(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = _demo._experience
+    real = _demo_ondevice._experience
 
     def server_says_c(result: Any) -> tuple[str, str]:  # as if the server had decided otherwise
         if not isinstance(result, BaseException) and result.meta.decisioning_method == "server-side":
             return ("C (red)", "{'color': 'red'}")
         return real(result)
 
-    monkeypatch.setattr(_demo, "_experience", server_says_c)
+    monkeypatch.setattr(_demo_ondevice, "_experience", server_says_c)
     with serve(create_app(fixtures=_demo.FIXTURES)) as url:
-        agree = anyio.run(_demo._ondevice, url, 50, 7)
+        agree = anyio.run(_demo_ondevice._ondevice, url, 50, 7)
     out = capsys.readouterr().out
     assert agree is False
     assert "same experience both ways: 0/7 visitors decided both ways (experience and content compared)" in out
