@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from target_async import AsyncTargetClient, RequestTimeoutError, TargetClient, _otel
+from target_async import AsyncTargetClient, RequestTimeoutError, TargetClient, _otel, _otel_attributes
 from target_async.emulator import create_app
 from target_async.models import (
     ChannelType,
@@ -229,7 +229,7 @@ async def test_a_failure_to_describe_a_call_never_fails_the_call(spans, monkeypa
     def broken(*args: Any) -> Any:
         raise RuntimeError("broken")
 
-    monkeypatch.setattr(_otel, "_request_counts", broken)
+    monkeypatch.setattr(_otel_attributes, "_request_counts", broken)
     monkeypatch.setattr(_otel, "_request_attributes", broken)
     transport = httpx.MockTransport(lambda req: httpx.Response(200, json={"status": 200}))
     async with AsyncTargetClient(client=CLIENT, organization_id=ORG, transport=transport) as client:
