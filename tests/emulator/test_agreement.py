@@ -19,7 +19,7 @@ from target_async import AsyncTargetClient
 from target_async._serde import unstructure
 from target_async.emulator import create_app
 from target_async.errors import OnDeviceDisabledError
-from target_async.testing import disable_backoff, enable_backoff, serve
+from target_async.testing import serve
 
 ORG = "EMULATOR0000000000000000@AdobeOrg"
 REAL = json.loads((Path(__file__).resolve().parents[1] / "data" / "on-device" / "artifact.json").read_text())
@@ -319,16 +319,12 @@ def test_hybrid_asks_the_emulator_for_what_the_artifact_marks_remote(loop: async
 
 @pytest.mark.parametrize(("status", "ready"), [(503, True), (403, False)])
 def test_artifact_faults_reach_the_client(loop: asyncio.AbstractEventLoop, status: int, ready: bool) -> None:
-    faults = {"bursts": [{"route": "GET artifact", "status": status, "count": 2}]}
-    disable_backoff()
-    try:
-        with serve(create_app(fixtures=FIXTURES, faults=faults)) as url, httpx.Client(base_url=url) as admin:
-            if ready:  # 503s are retried by the client's HTTP core
-                setup = Setup(url, "emulator", loop)
-                setup.run(setup.client.aclose())
-                assert admin.get("/_emulator/faults").json()["bursts"] == []
-            else:  # 403: on-device decisioning is off for the account
-                with pytest.raises(OnDeviceDisabledError):
-                    Setup(url, "emulator", loop)
-    finally:
-        enable_backoff()
+    faults = {"bursts": [{"route": "GET artifact", "status": status, "count": 2}]}  # no backoff: tests/conftest.py
+    with serve(create_app(fixtures=FIXTURES, faults=faults)) as url, httpx.Client(base_url=url) as admin:
+        if ready:  # 503s are retried by the client's HTTP core
+            setup = Setup(url, "emulator", loop)
+            setup.run(setup.client.aclose())
+            assert admin.get("/_emulator/faults").json()["bursts"] == []
+        else:  # 403: on-device decisioning is off for the account
+            with pytest.raises(OnDeviceDisabledError):
+                Setup(url, "emulator", loop)
