@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from .._exceptions import ClientClosedError
 from .._retry import RetryPolicy
+from .._suggest import closest
 from ..models.repository import Instance
 from ..repository import AsyncPaginator, AsyncRepositoryClient, DeleteOperation, ResponseSnapshot
 from ._base import SyncClient
@@ -207,3 +209,33 @@ class SyncRawResponses:
             )
 
         return call
+
+
+def _checking_keywords(call: Callable[..., Any], names: list[str], what: str) -> Callable[..., Any]:
+    def checked(proxy: Any, /, *args: Any, **kwargs: Any) -> Any:
+        for name in kwargs:
+            if name not in names:
+                match = closest(name, names)
+                hint = f" (did you mean {match}?)" if match else ""
+                raise TypeError(f"{what} got an unexpected keyword argument {name!r}{hint}")
+        return call(proxy, *args, **kwargs)
+
+    return checked
+
+
+def _suggest_keywords(*classes: type) -> None:
+    """A misspelled keyword of a proxy method raises the ``TypeError`` Python would, with a did-you-mean
+    (``get_instance(..., timout=5)``: ``did you mean timeout?``), before anything runs on the loop."""
+    for cls in classes:
+        for member in vars(cls).values():
+            method, call = getattr(member, "_method", None), getattr(member, "_call", None)
+            if method is None or call is None:
+                continue
+            params = list(inspect.signature(method).parameters.values())[1:]  # without self
+            if any(p.kind is p.VAR_KEYWORD for p in params):
+                continue
+            names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            member._call = _checking_keywords(call, names, member._what)
+
+
+_suggest_keywords(RepositoryClient, SyncPaginator, SyncDeleteOperation)

@@ -27,7 +27,7 @@ from target_async import (
 )
 from target_async.delivery import TargetDeliveryResponse
 from target_async.models import DeliveryRequest, MetricType, Notification, NotificationMbox
-from target_async.sync import RepositoryClient, TargetClient
+from target_async.sync import AsyncResult, RepositoryClient, TargetClient
 from target_async.testing import serve
 
 from .conftest import Stub, mbox_names, request_for
@@ -211,7 +211,9 @@ def test_with_raw_response_blocking_and_with_callbacks(client: TargetClient) -> 
     assert mbox_names(parsed) == ["a"]
     got: list[Any] = []
     result = client.with_raw_response.get_attributes(["b"], {"callback": got.append})
+    assert isinstance(result, AsyncResult)
     raw_attributes = result.get(5)
+    assert got == [raw_attributes]
     assert isinstance(raw_attributes, RawResponse)
     assert raw_attributes.parse().get_value("b", "mbox") == "b"
     with pytest.raises(RequestTimeoutError):
@@ -263,3 +265,22 @@ def test_repository_with_options_copy_sends_headers_and_is_owned_by_the_original
         last.get_instance("c", "i")
     with pytest.raises(ClientClosedError):
         repo.with_options(timeout=1)
+
+
+def test_a_misspelled_repository_keyword_gets_a_suggestion_before_sending() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404, json={"title": "not found"})
+
+    with RepositoryClient(
+        access_token="t", api_key="k", org_id="O@AdobeOrg", sandbox_name="prod", transport=httpx.MockTransport(handler)
+    ) as repo:
+        with pytest.raises(TypeError, match=r"get_instance\(\) got an unexpected keyword argument 'timout' "):
+            repo.get_instance("c", "i", timout=5)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match=r"did you mean timeout\?"):
+            repo.with_options(retries=0).get_instance("c", "i", timout=5)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match=r"did you mean if_match\?"):
+            repo.replace_instance("c", "i", "offer", {}, if_mach="x")  # type: ignore[call-arg]
+    assert seen == []
