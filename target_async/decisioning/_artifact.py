@@ -237,6 +237,8 @@ class Artifact:
         tokens[DECISIONING_METHOD_TOKEN] = "on-device"
         execute, prefetch = shape_consequence(consequence, tokens, view=view)
         property_tokens = raw.get("propertyTokens") or ()
+        if not isinstance(property_tokens, list | tuple):
+            raise ArtifactError(f"rule {key!r}: propertyTokens must be a list of strings")
         activity_id = raw.get("activityId", meta.get("activity.id"))
         view_name = consequence.get("name") if view else None
         view_key = consequence.get("key") if view else None

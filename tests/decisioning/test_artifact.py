@@ -122,6 +122,7 @@ def test_bad_rules_bin_headers(data: bytes, message: str) -> None:
         (artifact_dict({"m": [{"ruleKey": "k1", "consequence": {}}]}), "rule 'k1' of mbox 'm' has no condition"),
         (artifact_dict({"m": [{**rule("k2"), "consequence": None}]}), "rule 'k2' of mbox 'm' has no consequence"),
         ({**artifact_dict(), "rules": {"mboxes": {"m": ["x"]}}}, "a rule of mbox 'm' is not an object"),
+        (artifact_dict({"m": [{**rule("k4"), "propertyTokens": True}]}), "propertyTokens must be a list"),
         (
             artifact_dict(views={"home": [rule("k3", {"regex_match": [{"var": "page.url"}, "x"]})]}),
             "rule 'k3' of view 'home'.*regex_match",
