@@ -11,34 +11,30 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-import anyio
 import httpx
-import sniffio
 
 from .. import _otel
 from .._client_base import ClientBase, ClientState
 from .._exceptions import ConfigurationError, ConfigurationWarning, ValidationError
-from .._raw import raw
 from .._retry import DEFAULT_RETRIES, RetryPolicy
 from .._settings import DEFAULT_MAX_RESPONSE_SIZE, check_header_value
 from .._version import __version__
 from ..models import DeliveryRequest, ExecuteRequest, MboxRequest
-from ._artifacts import ArtifactStatus
+from ._client_ondevice import OnDeviceMethods
 from ._local import OnDevice, OnDeviceSettings
-from ._notifier import PendingNotification
+from ._many import run_many
 from ._options import (
     Call,
     DeliveryOptions,
     check_decisioning_method,
     create_options_to_kwargs,
-    is_options_mapping,
     merge_call_options,
     parse_call,
 )
 from ._remote import send_to_server
 from ._request import copy_request, prepare
-from ._response import Attributes, TargetDeliveryResponse, local_response, server_response
-from ._routing import DELIVERY_PATH, Router, check_client_code, check_server_domain
+from ._response import Attributes, DeliveryRawResponses, TargetDeliveryResponse, local_response, server_response
+from ._routing import DELIVERY_PATH, Router, check_base_url, check_client_code, check_server_domain
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -61,43 +57,7 @@ def _opt_str(value: Any, field: str) -> str | None:
     raise ConfigurationError(f"{field} must be a string", field=field)
 
 
-def _check_base_url(value: object) -> tuple[str, bool]:
-    """``base_url``: ``http(s)://host[:port]`` with no path (but ``/``), user, query or fragment; its host and
-    whether it is https. The Delivery path (``/rest/v1/delivery``) is the SDK's."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError("base_url must be a URL such as 'https://acme.tt.omtrdc.net'", field="base_url")
-    text = value.strip()
-    scheme, sep, rest = text.partition("://")
-    host, _, path = rest.partition("/")
-    if not sep or scheme.lower() not in ("http", "https") or path or "?" in host or "#" in host:
-        raise ConfigurationError(
-            f"base_url must be http(s)://host[:port] (the Delivery path is fixed), got {text[:80]!r}",
-            field="base_url",
-        )
-    try:
-        checked = check_server_domain(host)
-    except ConfigurationError as exc:
-        raise ConfigurationError(
-            f"base_url must be http(s)://host[:port] (no user, path or query), got {text[:80]!r}", field="base_url"
-        ) from exc
-    assert checked is not None
-    return checked, scheme.lower() == "https"
-
-
-class DeliveryRawResponses:
-    """``client.with_raw_response``: the calls of :class:`AsyncTargetClient` returning a
-    :class:`~target_async.RawResponse` (status, headers, request id, ``parse()`` for the usual result).
-
-    A call decided on the device has no HTTP answer: its ``status_code`` is None and ``headers`` empty.
-    """
-
-    def __init__(self, client: AsyncTargetClient) -> None:
-        self.get_offers = raw(client.get_offers)
-        self.send_notifications = raw(client.send_notifications)
-        self.get_attributes = raw(client.get_attributes)
-
-
-class AsyncTargetClient(ClientBase):
+class AsyncTargetClient(OnDeviceMethods, ClientBase):
     """Decide offers with the Target Delivery API from asyncio (or trio) code.
 
     Args:
@@ -202,7 +162,7 @@ class AsyncTargetClient(ClientBase):
                 raise ConfigurationError("pass base_url or server_domain, not both", field="base_url")
             if not secure:
                 raise ConfigurationError("pass base_url or secure=False, not both (use http://)", field="base_url")
-            server_domain, secure = _check_base_url(base_url)
+            server_domain, secure = check_base_url(base_url)
             fixed_url = f"{'https' if secure else 'http'}://{server_domain}{DELIVERY_PATH}"
         if not organization_id.endswith("@AdobeOrg"):
             warnings.warn(
@@ -274,31 +234,6 @@ class AsyncTargetClient(ClientBase):
     def from_options(cls, options: Mapping[str, Any]) -> AsyncTargetClient:
         """Build a client from the documented ``TargetClient.create`` dict (``timeout`` in milliseconds)."""
         return cls(**create_options_to_kwargs(options))
-
-    @property
-    def artifact_status(self) -> ArtifactStatus:
-        """What is loaded for on-device decisioning (for a health check): ready, version, ETag, rule counts,
-        when it was fetched, the last error."""
-        return self._local.artifacts.status
-
-    async def wait_until_ready(self, timeout: float | None = None) -> None:
-        """Start the artifact download (if not started) and wait until an artifact is loaded.
-
-        Raises:
-            OnDeviceNotReadyError: no artifact within ``timeout`` seconds (``None``: wait as long as it takes).
-            OnDeviceDisabledError: the CDN answered 403 (on-device decisioning is off for the account).
-        """
-        self._check_open()
-        await self._local.artifacts.wait_ready(timeout)
-
-    async def refresh_artifact(self) -> bool:
-        """Poll the artifact now (``If-None-Match``); True when a new one was loaded (it is then in use).
-
-        Polling runs on its own every ``polling_interval`` seconds; this is for tests, demos and admin hooks.
-        A failure keeps the current artifact (see :attr:`artifact_status`).
-        """
-        self._check_open()
-        return await self._local.artifacts.refresh()
 
     @property
     def with_raw_response(self) -> DeliveryRawResponses:
@@ -461,59 +396,13 @@ class AsyncTargetClient(ClientBase):
         with ``True`` each failed item's exception takes its place in the list. ``progress(done, total)`` is
         called after every completed call.
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValidationError("concurrency must be a positive integer", field="concurrency")
-        batch = list(items)
-        total = len(batch)
-        results: list[Any] = [None] * total
-        cursor = iter(range(total))
-        done = 0
-
-        async def worker() -> None:
-            nonlocal done
-            for i in cursor:
-                item = batch[i]
-                try:
-                    if is_options_mapping(item):
-                        results[i] = await self.get_offers(item)
-                    else:
-                        results[i] = await self.get_offers(request=item)
-                except Exception as exc:
-                    if not return_exceptions:
-                        raise
-                    results[i] = exc
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-
-        workers = min(concurrency, total)
-        if sniffio.current_async_library() == "asyncio":
-            # Plain asyncio tasks: measurably cheaper per call than an anyio task group (benchmarks/).
-            tasks = [asyncio.ensure_future(worker()) for _ in range(workers)]
-            try:
-                finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            finally:
-                for task in tasks:
-                    task.cancel()
-            for task in tasks:
-                if task in finished and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            await asyncio.gather(*tasks, return_exceptions=True)
-        else:
-            failure: list[BaseException] = []
-
-            async def guarded(scope: anyio.CancelScope) -> None:
-                try:
-                    await worker()
-                except Exception as exc:
-                    failure.append(exc)
-                    scope.cancel()
-
-            async with anyio.create_task_group() as tg:
-                for _ in range(workers):
-                    tg.start_soon(guarded, tg.cancel_scope)
-            if failure:
-                raise failure[0]
+        results: list[Any] = await run_many(
+            self.get_offers,
+            items,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+        )
         return results
 
     # -- internals -------------------------------------------------------------------------------------------
@@ -551,31 +440,6 @@ class AsyncTargetClient(ClientBase):
         )
         cluster = self._router.answered(route, delivery.edge_host)
         return server_response(delivery, prepared.request, prepared.session_id, cluster, call.visitor)
-
-    async def _send_pending(self, item: PendingNotification) -> None:
-        """Send one queued on-device notification request (the notifier's sender)."""
-        call = Call(
-            request=item.request,
-            notifications=True,
-            method="server-side",
-            session_id=item.session_id,
-            location_hint=item.target_location_hint,
-        )
-        await self._deliver(call)
-
-    def _emit(self, name: str, payload: Mapping[str, Any]) -> None:
-        """Fire the ``name`` event's handler (never raises into the SDK)."""
-        if name == "client_ready":
-            if self._ready_sent:
-                return  # once per client
-            self._ready_sent = True
-        handler = self.events.get(name)
-        if handler is None:
-            return
-        try:
-            handler({"type": name, **payload})
-        except Exception:
-            self.logger.exception("target_async: the %s handler failed", name)
 
     def __repr__(self) -> str:
         return f"<AsyncTargetClient client={self.client!r} organization_id={self.organization_id!r}>"

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._exceptions import AttributeNotFoundError
+from .._raw import raw
 from ..models import DeliveryRequest, DeliveryResponse, MboxResponse, Option, OptionType
 from ._cookies import TargetCookie, build_target_cookie, location_hint_cookie
 
-__all__ = ["Attributes", "DecisioningMeta", "TargetDeliveryResponse", "local_response", "server_response"]
+if TYPE_CHECKING:
+    from ._client import AsyncTargetClient
+
+__all__ = [
+    "Attributes",
+    "DecisioningMeta",
+    "DeliveryRawResponses",
+    "TargetDeliveryResponse",
+    "local_response",
+    "server_response",
+]
 
 
 @attrs.frozen
@@ -262,3 +273,16 @@ def local_response(decision: Any, session_id: str, cluster: str | None, visitor:
         meta=DecisioningMeta("on-device", list(decision.remote_mboxes), list(decision.remote_views)),
         visitor_state=_visitor_state(visitor),
     )
+
+
+class DeliveryRawResponses:
+    """``client.with_raw_response``: the calls of :class:`AsyncTargetClient` returning a
+    :class:`~target_async.RawResponse` (status, headers, request id, ``parse()`` for the usual result).
+
+    A call decided on the device has no HTTP answer: its ``status_code`` is None and ``headers`` empty.
+    """
+
+    def __init__(self, client: AsyncTargetClient) -> None:
+        self.get_offers = raw(client.get_offers)
+        self.send_notifications = raw(client.send_notifications)
+        self.get_attributes = raw(client.get_attributes)

@@ -42,6 +42,7 @@ __all__ = [
     "DELIVERY_PATH",
     "Route",
     "Router",
+    "check_base_url",
     "check_client_code",
     "check_cluster_option",
     "check_server_domain",
@@ -121,6 +122,29 @@ def check_server_domain(value: object) -> str | None:
             field="server_domain",
         )
     return value
+
+
+def check_base_url(value: object) -> tuple[str, bool]:
+    """``base_url``: ``http(s)://host[:port]`` with no path (but ``/``), user, query or fragment; its host and
+    whether it is https. The Delivery path (``/rest/v1/delivery``) is the SDK's."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError("base_url must be a URL such as 'https://acme.tt.omtrdc.net'", field="base_url")
+    text = value.strip()
+    scheme, sep, rest = text.partition("://")
+    host, _, path = rest.partition("/")
+    if not sep or scheme.lower() not in ("http", "https") or path or "?" in host or "#" in host:
+        raise ConfigurationError(
+            f"base_url must be http(s)://host[:port] (the Delivery path is fixed), got {text[:80]!r}",
+            field="base_url",
+        )
+    try:
+        checked = check_server_domain(host)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"base_url must be http(s)://host[:port] (no user, path or query), got {text[:80]!r}", field="base_url"
+        ) from exc
+    assert checked is not None
+    return checked, scheme.lower() == "https"
 
 
 def edge_host(cluster: str) -> str:
