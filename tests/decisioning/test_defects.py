@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from target_async._serde import unstructure
-from target_async.decisioning import DecisionEngine, _engine as engine_module, load_artifact
+from target_async.decisioning import DecisionEngine, _call as call_module, _engine as engine_module, load_artifact
 from target_async.decisioning._context import allocation
 from target_async.decisioning._trace import Tracer
 from target_async.models import (
@@ -93,7 +93,7 @@ def test_a_customer_id_only_visitor_gets_one_allocation_per_activity(monkeypatch
         calls.append(args)
         return real(*args)
 
-    monkeypatch.setattr(engine_module, "allocation", counting)
+    monkeypatch.setattr(call_module, "allocation", counting)
     ab = _ab_engine()  # mbox-magician: experience A for allocation 0-50, B for 50-100, same activity
     customer = VisitorId(
         customer_ids=[
