@@ -10,8 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "target_async"
 LIMIT = 450
 
 # Files allowed over the limit, each with its reason. Remove a line as soon as its file is split.
-PENDING = {
-}
+PENDING: dict[str, str] = {}  # none left
 
 
 def _sizes() -> dict[str, int]:
