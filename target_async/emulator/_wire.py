@@ -54,13 +54,37 @@ def parse_json(raw: bytes, what: str = "request body") -> Any:
     if not raw.strip():
         raise ValueError(f"the {what} is empty")
     try:
-        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:  # Python < 3.13 stops here; 3.13's parser goes deeper, hence the check below
         raise ValueError(f"the {what} is nested too deeply") from None
     except UnicodeDecodeError:
         raise ValueError(f"the {what} is not UTF-8 JSON") from None
     except ValueError as exc:
         raise ValueError(f"the {what} is not valid JSON: {exc}") from None
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"the {what} is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+    return value
+
+
+MAX_JSON_DEPTH = 256
+"""The deepest nesting of arrays and objects a body may have (on every Python, whatever its parser allows)."""
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays/objects more than ``limit`` deep (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 async def read_body(request: Request, limit: int) -> bytes:
