@@ -62,11 +62,12 @@ class Decision:
         """The response status: 200, or 206 when some mboxes or views must be decided by the Delivery API."""
         return self.response.status or 200
 
-    def notification_request(self, *, request_id: str | None = None) -> DeliveryRequest | None:
+    def notification_request(self, *, request_id: str | None = None, telemetry: bool = True) -> DeliveryRequest | None:
         """The Delivery API request that reports this decision (§8), or ``None`` when there is nothing to send.
 
         It carries the prepared visitor ``id``, the request's ``context`` and ``experienceCloud``, the display
-        ``notifications`` and the ``telemetry`` entry (sent even without a notification).
+        ``notifications`` and the ``telemetry`` entry (sent even without a notification). ``telemetry=False``
+        leaves the entry out of the body, for a sender that batches telemetry entries itself.
         """
         if not self.notifications and self.telemetry is None:
             return None
@@ -77,7 +78,7 @@ class Decision:
             context=req.context,
             experience_cloud=req.experience_cloud,
             notifications=list(self.notifications) if self.notifications else None,
-            telemetry=Telemetry(entries=[self.telemetry]) if self.telemetry is not None else None,
+            telemetry=Telemetry(entries=[self.telemetry]) if telemetry and self.telemetry is not None else None,
         )
 
 

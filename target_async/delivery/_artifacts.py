@@ -196,7 +196,6 @@ class ArtifactSource:
         self._fetched_at: float | None = None
         self._checked_at: float | None = None
         self._count = 0
-        self._rule_counts: tuple[int, ...] = (0, 0)
         self._error: BaseException | None = None
         self._pid = os.getpid()
         self._task: asyncio.Task[None] | None = None
@@ -210,20 +209,25 @@ class ArtifactSource:
     @property
     def status(self) -> ArtifactStatus:
         engine = self.engine
-        artifact = engine.artifact if engine is not None else None
+        facts: dict[str, Any] = {}
+        if engine is not None:
+            artifact = engine.artifact
+            facts = {
+                "version": artifact.version,
+                "generated_at": artifact.meta.get("generatedAt"),
+                "mbox_rules": artifact.mbox_rule_count,
+                "view_rules": artifact.view_rule_count,
+            }
         return ArtifactStatus(
             ready=engine is not None,
             location=self.location,
-            version=getattr(artifact, "version", None),
             etag=self._etag,
-            generated_at=(getattr(artifact, "meta", None) or {}).get("generatedAt"),
             fetched_at=self._fetched_at,
             checked_at=self._checked_at,
             retrieval_count=self._count,
-            mbox_rules=self._rule_counts[0],
-            view_rules=self._rule_counts[1],
             polling_interval=self.polling_interval,
             last_error=self._error,
+            **facts,
         )
 
     def trace_facts(self) -> dict[str, Any]:
@@ -360,10 +364,6 @@ class ArtifactSource:
             engine = DecisionEngine(artifact, client=self._client, organization_id=self._organization_id)
         except TargetError as exc:
             return self._failed(exc)
-        rules = artifact.payload.get("rules") or {}
-        self._rule_counts = tuple(
-            sum(len(v) for v in (rules.get(kind) or {}).values() if isinstance(v, list)) for kind in ("mboxes", "views")
-        )
         self.engine = engine
         self._etag = etag
         self._fetched_at = self._checked_at = time.time()

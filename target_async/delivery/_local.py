@@ -175,16 +175,9 @@ class OnDevice:
             trace=self.artifacts.trace_facts() if request.trace is not None else None,
             telemetry=self.notifier.telemetry_enabled,
         )
-        if decision.notifications or decision.telemetry is not None:
-            prepared = decision.request
-            body = DeliveryRequest(
-                request_id=new_request_id(),
-                id=prepared.id,
-                context=prepared.context,
-                experience_cloud=prepared.experience_cloud,
-                property=prepared.property,
-                notifications=list(decision.notifications) or None,
-            )
+        # the visitor's notification request; telemetry entries are batched by the notifier (one ride for many)
+        body = decision.notification_request(request_id=new_request_id(), telemetry=False)
+        if body is not None:
             await self.notifier.backpressure()  # before queuing, with no await in between: the bound holds
             if not self.notifier.put(PendingNotification(body, session_id, cluster), decision.telemetry):
                 await self.notifier.flush()  # no asyncio loop to send it in the background (trio)
