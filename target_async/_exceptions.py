@@ -73,7 +73,6 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "WrongThreadError",
-    "make_status_error",
 ]
 
 

@@ -39,83 +39,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import (
-    APIError,
-    AttributeNotFoundError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    ClientForkedError,
-    ConfigurationError,
-    ConfigurationWarning,
-    ConflictError,
-    ConnectError,
-    DeleteRejectedError,
-    EventLoopError,
-    InsecureTLSWarning,
-    NotFoundError,
-    OnDeviceDisabledError,
-    OnDeviceError,
-    OnDeviceNotReadyError,
-    OperationExpiredError,
-    PaginationError,
-    PermissionDeniedError,
-    PollingTimeoutError,
-    RateLimitError,
-    RedirectError,
-    RequestTimeoutError,
-    ResponseDecodeError,
-    ResponseTooLargeError,
-    ServerError,
-    TargetError,
-    TransportError,
-    UnprocessableEntityError,
-    UnsupportedMediaTypeError,
-    UsageError,
-    ValidationError,
-    WrongThreadError,
-)
+from . import _exceptions
+from ._exceptions import *  # noqa: F403 - the tree, as _exceptions.__all__ lists it
 
 if TYPE_CHECKING:
     from .sync import AsyncResultTimeout
 
-__all__ = [
-    "APIError",
-    "AsyncResultTimeout",
-    "AttributeNotFoundError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ClientClosedError",
-    "ClientForkedError",
-    "ConfigurationError",
-    "ConfigurationWarning",
-    "ConflictError",
-    "ConnectError",
-    "DeleteRejectedError",
-    "EventLoopError",
-    "InsecureTLSWarning",
-    "NotFoundError",
-    "OnDeviceDisabledError",
-    "OnDeviceError",
-    "OnDeviceNotReadyError",
-    "OperationExpiredError",
-    "PaginationError",
-    "PermissionDeniedError",
-    "PollingTimeoutError",
-    "RateLimitError",
-    "RedirectError",
-    "RequestTimeoutError",
-    "ResponseDecodeError",
-    "ResponseTooLargeError",
-    "ServerError",
-    "TargetError",
-    "TransportError",
-    "UnprocessableEntityError",
-    "UnsupportedMediaTypeError",
-    "UsageError",
-    "ValidationError",
-    "WrongThreadError",
-]
+__all__ = ["AsyncResultTimeout"]
+__all__ += _exceptions.__all__
 
 
 def __getattr__(name: str) -> Any:
